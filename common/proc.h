@@ -1,0 +1,68 @@
+/*
+ * proc.h - run one child process to completion, streaming its output.
+ *
+ * The child runs from argv (never through a shell unless argv says
+ * /bin/sh -c), in its own process group, with exactly the environment
+ * given, stdin from /dev/null, stdout and stderr merged into one pipe,
+ * and no descriptor of ours but 0, 1 and 2 (a CLOEXEC status pipe reports
+ * a failed exec precisely; see STYLE.md point 21: the pid is stored before
+ * anything can fail and the child leaves with _exit).
+ *
+ * proc_run() reads the pipe as data arrives and hands each chunk to the
+ * output callback at once: the child never waits on us longer than the
+ * callback takes. It waits on the pipe, a pidfd for the child's exit and
+ * an optional cancel fd, all with poll(); no SIGCHLD handler is needed, so
+ * several threads may each run a child at once.
+ *
+ * Ending: on timeout or cancel the whole group gets SIGTERM, then SIGKILL
+ * after grace_ms. When the leader exits, whatever it left in its group
+ * (background processes) gets SIGTERM, then SIGKILL after grace_ms, so the
+ * pipe reaches EOF and no process outlives its step. The leader is always
+ * reaped with waitpid on its own pid (never -1 or 0: other threads' children
+ * are not ours to reap).
+ */
+#ifndef DA_PROC_H
+#define DA_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Called with each chunk of output as it is read. */
+typedef void proc_output_cb(const char *data, size_t len, void *payload);
+
+struct proc_opts {
+	const char *const *argv; /* argv[0]: a path, or a name searched in the PATH of envp */
+	const char *const *envp; /* the child's whole environment; NULL = empty */
+	const char *cwd;         /* NULL = ours */
+	unsigned timeout_ms;     /* 0 = none */
+	unsigned grace_ms;       /* SIGTERM -> SIGKILL delay; 0 = 5000 */
+	int cancel_fd;           /* readable => cancel (e.g. an eventfd); -1 = none */
+	proc_output_cb *on_output;
+	void *payload;
+};
+
+#define PROC_OPTS_INIT { NULL, NULL, NULL, 0, 0, -1, NULL, NULL }
+
+struct proc_result {
+	pid_t pid;
+	bool exited;      /* true: exit_code is valid; false: killed by signal */
+	int exit_code;
+	int signal;       /* the signal that ended the leader, when !exited */
+	bool timed_out;   /* we ended it because timeout_ms passed */
+	bool cancelled;   /* we ended it because cancel_fd became readable */
+	unsigned long elapsed_ms;
+};
+
+/*
+ * Run the child to completion. Returns 0 when the child was started and
+ * reaped (whatever its result: see *out); DA_ENOTFOUND when argv[0] cannot
+ * be found or executed, DA_ERROR when it could not be started, with a
+ * message naming argv[0] and the reason.
+ */
+int proc_run(struct proc_result *out, const struct proc_opts *opts);
+
+/* "exit code 3", "signal 9 (Killed)", "timed out after 10 s", ... (static buffer per thread). */
+const char *proc_result_describe(const struct proc_result *r);
+
+#endif
