@@ -11,8 +11,9 @@
  * with catalog_free(). Strings are never NULL unless documented.
  *
  * Values in <arg>, <env value> and <workdir> may use ${name}, where name
- * is a parameter of the operation or one of CATALOG_BUILTINS; the loader
- * refuses any other name. Expansion happens in the runner, one argv
+ * is a parameter of the operation, one of CATALOG_BUILTINS, or (in <arg>
+ * only) the env name of the same step's <env> or file secret; the loader
+ * refuses any other name, and never lets a secret's value into argv. Expansion happens in the runner, one argv
  * element at a time, never through a shell.
  */
 #ifndef DA_CATALOG_H
@@ -100,6 +101,9 @@ struct catalog_input {
 	char *operation; /* that operation's path: "Build/AnalyticsCore" */
 	char *name;      /* its output's name */
 	char *dest;      /* where it goes, relative to the checkout, may hold ${name} */
+	char *version;   /* which stored version, may hold ${name}; default
+			    "${<ref param>}" (the same tag), overridable by a
+			    parameter as upstream's artifact_version is */
 };
 
 struct catalog_operation {
