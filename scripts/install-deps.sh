@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config git ca-certificates
-  libcurl4-openssl-dev libxml2-dev libjansson-dev libgit2-dev libcmocka-dev
+  libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev libgit2-dev libcmocka-dev
   libxml2-utils     # xmllint, for checking the catalog by hand and in tests
   python3           # /usr/bin/python3 runs the test doubles
 )
