@@ -1,0 +1,22 @@
+/*
+ * fsutil.h - small file-system helpers shared by the modules.
+ */
+#ifndef DA_FSUTIL_H
+#define DA_FSUTIL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* mkdir -p with mode for the directories it creates. */
+int fs_mkdir_p(const char *path, mode_t mode);
+/* rm -rf; never follows symlinks; a missing path is not an error. */
+int fs_remove_tree(const char *path);
+/* Is path an existing directory? */
+bool fs_is_dir(const char *path);
+/*
+ * Is rel a relative path that stays inside its base: not absolute, no ".."
+ * segment, no empty segment other than a trailing one?
+ */
+bool fs_relpath_is_safe(const char *rel);
+
+#endif

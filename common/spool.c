@@ -1,0 +1,172 @@
+/* spool.c - append-only log file with followers. */
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "error.h"
+#include "xmalloc.h"
+
+struct spool {
+	char *path;
+	int fd;
+	pthread_mutex_t lock;
+	pthread_cond_t grown; /* size grew or the spool finished */
+	uint64_t size;
+	bool finished;
+	int write_errno;      /* sticky: first write error */
+};
+
+int spool_open(struct spool **out, const char *path)
+{
+	struct spool *s;
+	pthread_condattr_t attr;
+	int fd;
+
+	*out = NULL;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		error_set_errno("cannot create spool file %s", path);
+		return DA_ERROR;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	s->fd = fd;
+	pthread_mutex_init(&s->lock, NULL);
+	/* Monotonic waits: a clock change must not stall a follower. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->grown, &attr);
+	pthread_condattr_destroy(&attr);
+	*out = s;
+	return 0;
+}
+
+int spool_write(struct spool *s, const void *data, size_t len)
+{
+	const char *p = data;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->write_errno) {
+		rc = DA_ERROR;
+		goto out;
+	}
+	while (len > 0) {
+		ssize_t n = write(s->fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			s->write_errno = errno;
+			rc = DA_ERROR;
+			goto out;
+		}
+		p += n;
+		len -= (size_t)n;
+		s->size += (uint64_t)n;
+	}
+out:
+	if (rc < 0)
+		error_set("cannot write spool file %s: %s", s->path, strerror(s->write_errno));
+	pthread_cond_broadcast(&s->grown);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int spool_printf(struct spool *s, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+	int rc;
+
+	buf_init(&b, 1 << 20);
+	va_start(ap, fmt);
+	rc = buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = spool_write(s, b.ptr, b.len);
+	buf_dispose(&b);
+	return rc;
+}
+
+void spool_finish(struct spool *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->finished = true;
+	pthread_cond_broadcast(&s->grown);
+	pthread_mutex_unlock(&s->lock);
+}
+
+ssize_t spool_read_at(struct spool *s, uint64_t offset, void *buf, size_t len, int timeout_ms)
+{
+	struct timespec deadline;
+	uint64_t avail;
+	ssize_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	while (s->size <= offset && !s->finished) {
+		if (pthread_cond_timedwait(&s->grown, &s->lock, &deadline) != 0)
+			break;
+	}
+	avail = s->size > offset ? s->size - offset : 0;
+	if (avail == 0) {
+		bool finished = s->finished;
+		pthread_mutex_unlock(&s->lock);
+		return finished ? 0 : DA_ETIMEOUT;
+	}
+	pthread_mutex_unlock(&s->lock);
+
+	if (len > avail)
+		len = (size_t)avail;
+	do {
+		n = pread(s->fd, buf, len, (off_t)offset);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		error_set_errno("cannot read spool file %s", s->path);
+		return DA_ERROR;
+	}
+	return n;
+}
+
+uint64_t spool_size(struct spool *s)
+{
+	uint64_t size;
+
+	pthread_mutex_lock(&s->lock);
+	size = s->size;
+	pthread_mutex_unlock(&s->lock);
+	return size;
+}
+
+const char *spool_path(const struct spool *s)
+{
+	return s->path;
+}
+
+void spool_free(struct spool *s)
+{
+	if (!s)
+		return;
+	close(s->fd);
+	pthread_cond_destroy(&s->grown);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}

@@ -1,0 +1,46 @@
+/*
+ * spool.h - a run's log on disk, written by producers and followed by readers.
+ *
+ * Every byte of a run's output is appended here first; whatever shows it
+ * (the terminal for `run`, the streamed record to Jenkins for `agent`)
+ * follows the file from an offset. So a slow reader never blocks the child,
+ * memory stays bounded however much the child prints, and the file stays
+ * the source of truth when a reader's connection breaks.
+ *
+ * Writers and readers may be different threads. Writes are atomic with
+ * respect to each other (one lock), so lines of parallel branches never
+ * interleave inside one write.
+ */
+#ifndef DA_SPOOL_H
+#define DA_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct spool;
+
+/* Create (or truncate) the spool file at path, mode 0600. */
+int spool_open(struct spool **out, const char *path);
+/*
+ * Append len bytes. On a write error (disk full) the error is sticky:
+ * this and every later write return DA_ERROR with the path and reason.
+ */
+int spool_write(struct spool *s, const void *data, size_t len);
+/* Append a printf-formatted string. */
+int spool_printf(struct spool *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* No more writes: readers get 0 once they have read everything. */
+void spool_finish(struct spool *s);
+/*
+ * Read up to len bytes at offset, waiting up to timeout_ms for data.
+ * Returns the count read (> 0), 0 at the end of a finished spool,
+ * DA_ETIMEOUT when nothing came in time, DA_ERROR on a read error.
+ */
+ssize_t spool_read_at(struct spool *s, uint64_t offset, void *buf, size_t len, int timeout_ms);
+/* Bytes written so far. */
+uint64_t spool_size(struct spool *s);
+const char *spool_path(const struct spool *s);
+/* Close and free; the file stays on disk. */
+void spool_free(struct spool *s);
+
+#endif

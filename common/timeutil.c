@@ -1,0 +1,25 @@
+/* timeutil.c - clocks and durations. */
+#include "timeutil.h"
+
+#include <stdio.h>
+#include <time.h>
+
+uint64_t time_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *time_format_duration(char *buf, size_t size, uint64_t ms)
+{
+	if (ms < 1000)
+		snprintf(buf, size, "%llu ms", (unsigned long long)ms);
+	else if (ms < 60000)
+		snprintf(buf, size, "%.1f s", (double)ms / 1000.0);
+	else
+		snprintf(buf, size, "%llu min %02llu s", (unsigned long long)(ms / 60000),
+			 (unsigned long long)(ms / 1000 % 60));
+	return buf;
+}
