@@ -12,9 +12,18 @@
  * number between 1 and 64"). For the environment the origin is the
  * variable's name; for flags, the flag.
  *
+ * Values may be wrapped in double quotes, which are dropped. A line may be
+ * at most 4096 bytes and the file at most 1 MiB. A DATAOPS_* variable that
+ * is set but empty counts as unset (as for secrets below).
+ *
  * Secrets (the Jenkins token, the DDDP password, the catalog's secrets)
  * never come from argv or from the file's own values: each comes from a
- * file named by a *_file key, or from its environment variable.
+ * file named by a *_file key, or from its environment variable. Those
+ * variables hold the secret itself and are not config keys, so
+ * config_load() leaves them alone: DATAOPS_JENKINS_TOKEN (for token_file),
+ * DATAOPS_DDDP_PASSWORD (for password_file) and DATAOPS_SECRETS_<NAME>
+ * (for [secrets] <name>_file). Every *_file path must be absolute, so a
+ * secret pasted where its path belongs is refused without being echoed.
  *
  *   [jenkins] url, user, token_file, node, labels
  *   [agent]   catalog, state_dir, executors, poll_interval, envs, log_level
@@ -55,6 +64,7 @@ struct config {
 	} agent;
 	struct {
 		char *cache_dir;  /* default <state_dir>/git */
+		bool cache_dir_derived; /* from state_dir: follows a later config_set of it */
 	} git;
 	struct {
 		char *url;
@@ -73,7 +83,11 @@ struct config {
  */
 int config_load(struct config *out, const char *path, bool must_exist, char *const *envp);
 
-/* Set one key as a flag would ("--state-dir"), origin used in errors. */
+/*
+ * Set one key as a flag would ("--state-dir"), origin used in errors.
+ * section and key are spelled as in the file ("agent", "state_dir").
+ * Call it after config_load(), with the same checks as the file.
+ */
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, const char *origin);
 
