@@ -1,13 +1,406 @@
-/* main.c - the dataops-agent command line. */
+/* main.c - the dataops-agent command line: run, jobs, check. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "config.h"
+#include "error.h"
+#include "fsutil.h"
+#include "jobpath.h"
+#include "log.h"
+#include "mirror.h"
+#include "run.h"
+#include "spool.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+/* Exit codes of the agent's own commands (sysexits(3)); `run` returns the operation's. */
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+#define EXIT_TEMPFAIL 75
+#define EXIT_SOFTWARE 70
+
+static const char usage[] =
+	"usage: dataops-agent COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  run JOB [-p NAME=VALUE]...   run one operation here; its log goes to the terminal\n"
+	"                               and to <state_dir>/runs/; the exit code is its result\n"
+	"  jobs                         list the operations, one Jenkins path a line\n"
+	"  check                        validate config and catalog; test git access\n"
+	"\n"
+	"JOB is a Jenkins path: Build/AnalyticsCore, Deploy/dev/DataPipeline/Kafka\n"
+	"(an environment served by this agent, [agent] envs).\n"
+	"\n"
+	"Options:\n"
+	"  --config FILE       configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+	"  --catalog DIR       [agent] catalog: the directory of operation files\n"
+	"  --state-dir DIR     [agent] state_dir: runs, workspaces, artifacts, git cache\n"
+	"  --cache-dir DIR     [git] cache_dir: the mirrors of the repositories\n"
+	"  --envs LIST         [agent] envs: the environments served (\"dev,staging\")\n"
+	"  -p NAME=VALUE       a parameter of the operation (run)\n"
+	"  -v, --verbose       debug messages in the agent's log\n"
+	"  -h, --help          this text\n"
+	"  --version           the version\n"
+	"\n"
+	"Every configuration key can also be set as DATAOPS_<SECTION>_<KEY>.\n"
+	"\n"
+	"Exit codes: 0 success; 64 bad usage; 78 bad config or catalog; 75 temporary\n"
+	"failure (a repository unreachable); 70 internal error. `run` exits with the\n"
+	"failing step's own code, 128+N when it was killed by signal N, 124 when it\n"
+	"timed out, 65 when a parameter or the tag was refused.\n";
+
+struct cli {
+	const char *command;
+	const char *config_path;
+	const char *job;
+	char **params;
+	size_t param_count;
+	const char *flag_keys[8][3]; /* section, key, value */
+	size_t flag_count;
+	bool verbose;
+};
+
+static int die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "dataops-agent: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'dataops-agent --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_cli(struct cli *cli, int argc, char **argv)
+{
+	static const struct { const char *flag, *section, *key; } flags[] = {
+		{ "--catalog", "agent", "catalog" },
+		{ "--state-dir", "agent", "state_dir" },
+		{ "--cache-dir", "git", "cache_dir" },
+		{ "--envs", "agent", "envs" },
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool matched = false;
+
+		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+			if (strcmp(a, flags[f].flag) != 0)
+				continue;
+			if (i + 1 >= argc)
+				return die_usage("%s needs a value", a);
+			cli->flag_keys[cli->flag_count][0] = flags[f].section;
+			cli->flag_keys[cli->flag_count][1] = flags[f].key;
+			cli->flag_keys[cli->flag_count][2] = argv[++i];
+			cli->flag_count++;
+			matched = true;
+			break;
+		}
+		if (matched)
+			continue;
+		if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc)
+				return die_usage("%s needs a value", a);
+			cli->config_path = argv[++i];
+		} else if (strcmp(a, "-p") == 0 || strcmp(a, "--param") == 0) {
+			if (i + 1 >= argc)
+				return die_usage("%s needs NAME=VALUE", a);
+			cli->params[cli->param_count++] = argv[++i];
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			cli->verbose = true;
+		} else if (a[0] == '-' && a[1]) {
+			return die_usage("unknown option '%s'", a);
+		} else if (!cli->command) {
+			cli->command = a;
+		} else if (!cli->job && strcmp(cli->command, "run") == 0) {
+			cli->job = a;
+		} else {
+			return die_usage("unexpected argument '%s'", a);
+		}
+		if (cli->flag_count >= 8)
+			return die_usage("%s", "too many options");
+	}
+	return 0;
+}
+
+static int load_config(struct config *cfg, const struct cli *cli)
+{
+	if (config_load(cfg, cli->config_path, cli->config_path != NULL, environ) < 0) {
+		fprintf(stderr, "dataops-agent: %s\n", error_last());
+		return EXIT_CONFIG;
+	}
+	for (size_t i = 0; i < cli->flag_count; i++) {
+		char flag[64];
+		snprintf(flag, sizeof(flag), "--%s", cli->flag_keys[i][1]);
+		if (config_set(cfg, cli->flag_keys[i][0], cli->flag_keys[i][1],
+			       cli->flag_keys[i][2], flag) < 0) {
+			fprintf(stderr, "dataops-agent: %s\n", error_last());
+			return EXIT_CONFIG;
+		}
+	}
+	return 0;
+}
+
+static int load_catalog(struct catalog **cat, const struct config *cfg)
+{
+	if (catalog_load(cat, cfg->agent.catalog) < 0) {
+		fprintf(stderr, "dataops-agent: catalog %s: %s\n", cfg->agent.catalog, error_last());
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
+static bool env_is_served(const struct config *cfg, const char *env)
+{
+	for (size_t i = 0; i < cfg->agent.env_count; i++)
+		if (strcmp(cfg->agent.envs[i], env) == 0)
+			return true;
+	return false;
+}
+
+static int cmd_jobs(const struct config *cfg, const struct catalog *cat)
+{
+	for (size_t i = 0; i < cat->op_count; i++) {
+		const char *path = cat->ops[i].path;
+
+		if (!jobpath_has_env(path)) {
+			printf("%s\n", path);
+			continue;
+		}
+		for (size_t e = 0; e < cfg->agent.env_count; e++) {
+			char *p = jobpath_expand(path, cfg->agent.envs[e]);
+			printf("%s\n", p);
+			free(p);
+		}
+	}
+	return 0;
+}
+
+static int cmd_check(const struct config *cfg, const struct catalog *cat)
+{
+	size_t repos = 0, failed = 0;
+
+	printf("config: %s: ok\n", cfg->path ? cfg->path : "(defaults)");
+	printf("catalog: %s: %zu operations, %zu sequences: ok\n", cfg->agent.catalog,
+	       cat->op_count, cat->sequence_count);
+	mirror_global_init();
+	for (size_t i = 0; i < cat->op_count; i++) {
+		const char *url = cat->ops[i].repository;
+		char *mirror = NULL;
+		bool seen = false;
+
+		if (!url)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = cat->ops[j].repository && strcmp(cat->ops[j].repository, url) == 0;
+		if (seen)
+			continue;
+		repos++;
+		if (mirror_fetch(&mirror, cfg->git.cache_dir, url) < 0) {
+			printf("git: %s: FAILED: %s\n", url, error_last());
+			failed++;
+		} else {
+			printf("git: %s: ok\n", url);
+		}
+		free(mirror);
+	}
+	printf("git: %zu of %zu repositories reachable\n", repos - failed, repos);
+	return failed ? EXIT_TEMPFAIL : 0;
+}
+
+/* ---- run: the terminal follows the spool from its own thread ---- */
+
+struct follower {
+	struct spool *spool;
+	pthread_t thread;
+};
+
+static void *follow_to_stdout(void *arg)
+{
+	struct follower *f = arg;
+	uint64_t off = 0;
+	char chunk[65536];
+
+	for (;;) {
+		ssize_t n = spool_read_at(f->spool, off, chunk, sizeof(chunk), 1000);
+		if (n == DA_ETIMEOUT)
+			continue;
+		if (n <= 0)
+			break;
+		/* A slow terminal only slows this thread; the child writes to the spool. */
+		if (fwrite(chunk, 1, (size_t)n, stdout) != (size_t)n)
+			break;
+		fflush(stdout);
+		off += (uint64_t)n;
+	}
+	return NULL;
+}
+
+static int cancel_fd = -1;
+
+static void on_signal(int sig)
+{
+	uint64_t one = 1;
+
+	(void)sig;
+	if (write(cancel_fd, &one, sizeof(one)) < 0)
+		(void)0; /* nothing safe to do in a handler */
+}
+
+static char *run_log_path(const struct config *cfg, const char *job)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct buf b;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s/runs/%s-", cfg->agent.state_dir, stamp);
+	for (const char *c = job; *c; c++)
+		buf_putc(&b, *c == '/' || *c == ' ' ? '_' : *c);
+	buf_printf(&b, "-%ld.log", (long)getpid());
+	return buf_detach(&b);
+}
+
+static int cmd_run(const struct config *cfg, const struct catalog *cat, const struct cli *cli)
+{
+	const struct catalog_operation *op;
+	struct run_opts ro = { 0 };
+	struct run_outcome outcome;
+	struct follower follower = { 0 };
+	struct sigaction sa = { 0 };
+	char *env = NULL, *log_path = NULL, *runs_dir = NULL;
+	int code = EXIT_SOFTWARE;
+
+	if (!cli->job)
+		return die_usage("%s", "run needs a JOB");
+	op = catalog_match(cat, cli->job, &env);
+	if (!op) {
+		fprintf(stderr, "dataops-agent: no operation '%s' in the catalog %s "
+			"(see 'dataops-agent jobs')\n", cli->job, cfg->agent.catalog);
+		return EXIT_USAGE;
+	}
+	if (jobpath_has_env(cli->job)) {
+		fprintf(stderr, "dataops-agent: %s needs an environment: write it in the path, "
+			"e.g. %s\n", cli->job, cfg->agent.env_count ? cfg->agent.envs[0] : "dev");
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (env && !env_is_served(cfg, env)) {
+		fprintf(stderr, "dataops-agent: environment '%s' is not served by this agent "
+			"([agent] envs)\n", env);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	/* Refuse bad parameters before anything is created or run. */
+	if (run_check_params(op, cli->params) < 0) {
+		fprintf(stderr, "dataops-agent: %s\n", error_last());
+		code = RUN_EXIT_BADINPUT;
+		goto out;
+	}
+	runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
+	if (fs_mkdir_p(runs_dir, 0700) < 0) {
+		fprintf(stderr, "dataops-agent: %s\n", error_last());
+		goto out;
+	}
+	log_path = run_log_path(cfg, cli->job);
+	if (spool_open(&follower.spool, log_path) < 0) {
+		fprintf(stderr, "dataops-agent: %s\n", error_last());
+		goto out;
+	}
+	cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_create(&follower.thread, NULL, follow_to_stdout, &follower);
+
+	mirror_global_init();
+	ro.cfg = cfg;
+	ro.op = op;
+	ro.job_name = cli->job;
+	ro.env = env;
+	ro.params = cli->params;
+	ro.agent_envp = environ;
+	ro.console = follower.spool;
+	ro.cancel_fd = cancel_fd;
+	run_execute(&outcome, &ro);
+	spool_finish(follower.spool);
+	pthread_join(follower.thread, NULL);
+	fprintf(stderr, "dataops-agent: %s %s; log: %s\n", cli->job,
+		run_result_name(outcome.result), log_path);
+	code = outcome.exit_code;
+	if (outcome.result != RUN_SUCCESS && code == 0)
+		code = 1;
+	run_outcome_dispose(&outcome);
+out:
+	spool_free(follower.spool);
+	if (cancel_fd >= 0)
+		close(cancel_fd);
+	free(env);
+	free(log_path);
+	free(runs_dir);
+	return code;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("dataops-agent %s\n", DA_VERSION);
-		return 0;
+	struct cli cli = { 0 };
+	struct config cfg = { 0 };
+	struct catalog *cat = NULL;
+	int code;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("dataops-agent %s\n", DA_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
 	}
-	fprintf(stderr, "usage: dataops-agent --version\n");
-	return 2;
+	cli.params = xcalloc((size_t)argc + 1, sizeof(char *));
+	if ((code = parse_cli(&cli, argc, argv)) != 0)
+		goto out;
+	if (!cli.command) {
+		code = die_usage("%s", "no command given");
+		goto out;
+	}
+	if (strcmp(cli.command, "run") != 0 && strcmp(cli.command, "jobs") != 0 &&
+	    strcmp(cli.command, "check") != 0) {
+		code = die_usage("unknown command '%s'", cli.command);
+		goto out;
+	}
+	if (cli.param_count && strcmp(cli.command, "run") != 0) {
+		code = die_usage("%s", "-p is for run");
+		goto out;
+	}
+	log_set_level(cli.verbose ? LOG_DEBUG : LOG_INFO);
+	if ((code = load_config(&cfg, &cli)) != 0)
+		goto out;
+	if ((code = load_catalog(&cat, &cfg)) != 0)
+		goto out;
+	if (strcmp(cli.command, "jobs") == 0)
+		code = cmd_jobs(&cfg, cat);
+	else if (strcmp(cli.command, "check") == 0)
+		code = cmd_check(&cfg, cat);
+	else
+		code = cmd_run(&cfg, cat, &cli);
+out:
+	catalog_free(cat);
+	config_dispose(&cfg);
+	free(cli.params);
+	return code;
 }

@@ -1,0 +1,76 @@
+/*
+ * run.h - one run of one catalog operation on this host.
+ *
+ * A run checks its parameters (before anything runs), resolves the ref
+ * parameter in a mirror and checks that exact tree out into a fresh
+ * workspace, takes the inputs it declares, runs its stages (steps one after
+ * the other; a parallel stage runs its branches at once, each its steps in
+ * order), stores its outputs and removes the workspace.
+ *
+ * Everything it has to say goes to the console spool: step headers and
+ * times, every byte the children print (lines of a parallel branch
+ * prefixed "[branch] "), errors, and "Finished: RESULT". The caller
+ * follows the spool to show it (a terminal, a Jenkins record).
+ *
+ * Steps see only what they are given: a few variables of the agent's
+ * environment (PATH, HOME, LANG, LC_ALL, TZ, USER, LOGNAME, TMPDIR), the
+ * parameters, the builtins of catalog.h, their own <env> and the secrets
+ * they declare. The agent's own secrets never reach them.
+ */
+#ifndef DA_RUN_H
+#define DA_RUN_H
+
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "spool.h"
+
+/* Results as Jenkins records them. */
+enum run_result { RUN_SUCCESS, RUN_UNSTABLE, RUN_FAILURE, RUN_NOT_BUILT, RUN_ABORTED };
+
+/* Exit codes of `dataops-agent run` besides a failed step's own code. */
+#define RUN_EXIT_TIMEOUT 124  /* a step timed out (as timeout(1)) */
+#define RUN_EXIT_BADINPUT 65  /* a parameter or the ref was refused (EX_DATAERR) */
+#define RUN_EXIT_TEMPFAIL 75  /* the repository could not be fetched (EX_TEMPFAIL) */
+#define RUN_EXIT_SOFTWARE 70  /* the agent could not do its part (EX_SOFTWARE) */
+#define RUN_EXIT_SIGNAL_BASE 128
+
+struct run_opts {
+	const struct config *cfg;
+	const struct catalog_operation *op;
+	const char *job_name;      /* concrete Jenkins path; NULL = op->path with env */
+	const char *env;           /* the environment for "{env}"; NULL when none */
+	char *const *params;       /* "NAME=VALUE", NULL-terminated; the rest take defaults */
+	char *const *agent_envp;   /* the agent's environment */
+	struct spool *console;
+	int cancel_fd;             /* readable => cancel the run; -1 = none */
+};
+
+struct run_outcome {
+	enum run_result result;
+	int exit_code;            /* 0, the failing step's code, 128+signal, or RUN_EXIT_* */
+	char commit[41];          /* "" when nothing was checked out */
+	char *version;            /* resolved tag or "<branch>_<short>"; NULL when none */
+	char *summary;            /* why it failed, "" on success; never NULL */
+	unsigned long duration_ms;
+};
+
+/* Jenkins' name for a result: "SUCCESS", "FAILURE", ... */
+const char *run_result_name(enum run_result r);
+
+/*
+ * Check params against op without running anything: unknown names,
+ * choices, patterns, the ref's syntax. DA_EINVALID with a message naming
+ * the parameter and the operation.
+ */
+int run_check_params(const struct catalog_operation *op, char *const *params);
+
+/*
+ * Run op to the end. Returns 0 when the run happened (whatever its result,
+ * see *out) and a negative code only when the console itself failed.
+ */
+int run_execute(struct run_outcome *out, const struct run_opts *opts);
+void run_outcome_dispose(struct run_outcome *o);
+
+#endif
