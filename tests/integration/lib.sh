@@ -1,0 +1,68 @@
+# lib.sh - shared by the integration tests: a private temp dir, real git
+# repositories, a test catalog and config, and assertions that say what
+# they expected. Each test runs the real binary ($DA_BIN).
+set -euo pipefail
+
+: "${DA_BIN:?DA_BIN must name the dataops-agent binary}"
+T=$(mktemp -d /tmp/da-it-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.com
+export GIT_COMMITTER_NAME=Tester GIT_COMMITTER_EMAIL=tester@example.com
+export GIT_CONFIG_NOSYSTEM=1 HOME="$T/home"
+mkdir -p "$HOME" "$T/jobs" "$T/state"
+# The agent's own variables must not come from the caller's environment.
+unset $(env | sed -n 's/^\(DATAOPS_[A-Z_]*\)=.*/\1/p') 2>/dev/null || true
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+assert_contains() { # FILE TEXT
+  grep -qF -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "expected '$2' in $1"; }
+}
+assert_not_contains() { # FILE TEXT
+  if grep -qF -- "$2" "$1"; then echo "--- $1:" >&2; cat "$1" >&2; fail "did not expect '$2' in $1"; fi
+}
+assert_eq() { # EXPECTED ACTUAL WHAT
+  [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+}
+
+git_q() { git -c init.defaultBranch=main "$@" >/dev/null 2>&1; }
+
+# A repository at $1 whose README says which commit it is.
+make_repo() {
+  local dir=$1
+  git_q init "$dir"
+  echo "first" > "$dir/VERSION"
+  mkdir -p "$dir/scripts"
+  printf '#!/bin/sh\necho "version $(cat VERSION)"\n' > "$dir/scripts/show.sh"
+  chmod +x "$dir/scripts/show.sh"
+  git_q -C "$dir" add -A
+  git_q -C "$dir" commit -m first
+}
+
+commit_version() { # DIR TEXT
+  echo "$2" > "$1/VERSION"
+  git_q -C "$1" commit -am "$2"
+}
+
+write_config() { # extra lines appended
+  cat > "$T/agent.conf" <<CONF
+[agent]
+catalog = $T/jobs
+state_dir = $T/state
+envs = dev, staging
+[git]
+cache_dir = $T/cache
+[jenkins]
+node = test-agent
+CONF
+  [ $# -eq 0 ] || printf '%s\n' "$@" >> "$T/agent.conf"
+}
+
+# Run the agent; stdout+stderr to $T/out, exit code to $rc.
+da() {
+  set +e
+  "$DA_BIN" --config "$T/agent.conf" "$@" > "$T/out" 2>&1
+  rc=$?
+  set -e
+}
