@@ -93,9 +93,11 @@ static const char *const config_sections[] = {
  * [secrets] values (DATAOPS_SECRETS_<NAME>) are recognised by their lack
  * of a _FILE suffix instead.
  */
-static const char *const config_secret_values[][2] = {
-	{ "jenkins", "token" },
-	{ "dddp", "password" },
+static const struct {
+	const char *section, *key, *env;
+} config_secret_values[] = {
+	{ "jenkins", "token", "DATAOPS_JENKINS_TOKEN" },
+	{ "dddp", "password", "DATAOPS_DDDP_PASSWORD" },
 };
 
 static const char *const config_log_levels[] = { "error", "warn", "info", "debug" };
@@ -361,6 +363,25 @@ static int config_parse_log_level(char **out, const struct config_key *k, const 
 	return DA_EINVALID;
 }
 
+/*
+ * "token = ..." in [jenkins] is the likeliest way a secret lands in the
+ * file; say where it belongs instead (the value is never echoed).
+ */
+static int config_unknown_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < sizeof(config_secret_values) / sizeof(config_secret_values[0]); i++) {
+		if (strcmp(section, config_secret_values[i].section) == 0 &&
+		    strcmp(key, config_secret_values[i].key) == 0) {
+			error_set("unknown key '%s' in [%s]; put the secret in a file "
+				  "named by %s_file, or in %s", key, section, key,
+				  config_secret_values[i].env);
+			return DA_EINVALID;
+		}
+	}
+	error_set("unknown key '%s' in [%s]", key, section);
+	return DA_EINVALID;
+}
+
 /* One known key; the message has no location, the caller adds it. */
 static int config_apply_key(struct config *cfg, const struct config_key *k, const char *value)
 {
@@ -457,10 +478,8 @@ static int config_apply(struct config *cfg, const char *section, const char *key
 	if (strcmp(section, "secrets") == 0)
 		return config_apply_secret(cfg, key, value);
 	k = config_key_find(section, key);
-	if (!k) {
-		error_set("unknown key '%s' in [%s]", key, section);
-		return DA_EINVALID;
-	}
+	if (!k)
+		return config_unknown_key(section, key);
 	rc = config_apply_key(cfg, k, value);
 	if (rc < 0)
 		return rc;
@@ -549,10 +568,8 @@ static int config_parse_assignment(struct config_parser *p, const char *key, con
 		return 0;
 	}
 	k = config_key_find(p->section, key);
-	if (!k) {
-		error_set("unknown key '%s' in [%s]", key, p->section);
-		return DA_EINVALID;
-	}
+	if (!k)
+		return config_unknown_key(p->section, key);
 	idx = (size_t)(k - config_keys);
 	if (p->key_line[idx]) {
 		error_set("[%s] %s is set twice (first on line %u)", k->section, k->key,
@@ -734,15 +751,14 @@ static int config_env_one(struct config *cfg, const char *name, const char *valu
 			*c = (char)(*c - 'A' + 'a');
 	klen = strlen(key);
 	for (size_t i = 0; i < sizeof(config_secret_values) / sizeof(config_secret_values[0]); i++)
-		if (strcmp(section, config_secret_values[i][0]) == 0 &&
-		    strcmp(key, config_secret_values[i][1]) == 0)
+		if (strcmp(section, config_secret_values[i].section) == 0 &&
+		    strcmp(key, config_secret_values[i].key) == 0)
 			goto out;
 	if (strcmp(section, "secrets") == 0) {
 		if (klen <= slen || strcmp(key + klen - slen, CONFIG_FILE_SUFFIX) != 0)
 			goto out; /* DATAOPS_SECRETS_<NAME>: a value */
 	} else if (!config_key_find(section, key)) {
-		error_set("unknown key '%s' in [%s]", key, section);
-		rc = DA_EINVALID;
+		rc = config_unknown_key(section, key);
 		goto out;
 	}
 	if (!*value)

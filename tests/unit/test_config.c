@@ -223,6 +223,10 @@ static void test_config__unknown_key_names_line(void **state)
 	/* A key of one section is unknown in another. */
 	assert_file_error(*state, "[git]\nexecutors = 2\n", DA_EINVALID,
 			  "2: unknown key 'executors' in [git]");
+	/* A secret's value put in the file gets pointed to its place. */
+	assert_file_error(*state, "[dddp]\npassword = pw\n", DA_EINVALID,
+			  "2: unknown key 'password' in [dddp]; put the secret in a file "
+			  "named by password_file, or in DATAOPS_DDDP_PASSWORD");
 }
 
 static void test_config__unknown_section_names_line(void **state)
