@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +72,15 @@ struct cli {
 	bool verbose;
 };
 
-static int die_usage(const char *fmt, const char *arg)
+static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die_usage(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "dataops-agent: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'dataops-agent --help'.\n");
 	return EXIT_USAGE;
 }

@@ -14,7 +14,7 @@ cat > "$T/jobs/a.xml" <<XML
   <steps>
     <step name="use-secret" shell="true">
       <secret name="vault_password" env="VAULT_PASSWORD_FILE" as="file"/>
-      <script>echo "vault file: \$VAULT_PASSWORD_FILE"; test "\$(cat "\$VAULT_PASSWORD_FILE")" = s3cr3t-vault</script>
+      <script>echo "vault file: \$VAULT_PASSWORD_FILE"; test "\$(wc -c &lt; "\$VAULT_PASSWORD_FILE")" -eq 13</script>
     </step>
   </steps>
 </operation>

@@ -17,7 +17,7 @@ cat > "$T/jobs/pods.xml" <<'XML'
           echo "spinning up $BRANCH (index $BRANCH_INDEX)"
           # Wait until every branch has started: only true parallelism gets past this.
           for i in $(seq 1 100); do
-            [ "$(ls "$STATE_DIR/marks" | grep -c start)" -ge 4 ] && break
+            [ "$(ls "$STATE_DIR/marks" | grep -c start)" -ge 4 ] &amp;&amp; break
             sleep 0.05
           done
           date +%s%N > "$STATE_DIR/marks/$BRANCH.end"
