@@ -269,6 +269,7 @@ static int mirror_update(git_repository *repo, const char *url, const char *show
 {
 	char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
 	git_strarray refspecs = { specs, 2 };
+	git_remote_create_options ro;
 	git_fetch_options fo;
 	struct fetch_stats stats = { 0 };
 	git_remote *remote = NULL;
@@ -284,8 +285,16 @@ static int mirror_update(git_repository *repo, const char *url, const char *show
 	fo.callbacks.update_tips = fetch_update_tips;
 	fo.callbacks.payload = &stats;
 
-	/* Anonymous: the URL never lands in the mirror's config. */
-	if (git_remote_create_anonymous(&remote, repo, url) < 0)
+	/*
+	 * Anonymous (no name): the URL never lands in the mirror's config.
+	 * SKIP_INSTEADOF: the catalog's URL is the URL, whatever a user's
+	 * url.*.insteadOf says; it also avoids a libgit2 1.5 leak (pcre2
+	 * match data, ~20 KB per config entry, fixed upstream in #6382).
+	 */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0)
 		goto git_fail;
 	/*
 	 * Connect first so that the advertised HEAD is known;
@@ -380,6 +389,8 @@ bool mirror_ref_name_is_valid(const char *name)
 	char full[sizeof(TAGS_PREFIX) + NAME_MAX_LEN];
 	int valid = 0;
 
+	/* libgit2 reports through its error state, which needs init first. */
+	mirror_global_init();
 	if (name[0] == '\0')
 		return true;
 	if (strncmp(name, TAGS_PREFIX, strlen(TAGS_PREFIX)) == 0)
