@@ -52,6 +52,7 @@ struct proc_result {
 	bool timed_out;   /* we ended it because timeout_ms passed */
 	bool cancelled;   /* we ended it because cancel_fd became readable */
 	unsigned long elapsed_ms;
+	unsigned timeout_ms; /* the limit applied (for describe: elapsed_ms includes the grace) */
 };
 
 /*
@@ -64,5 +65,8 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts);
 
 /* "exit code 3", "signal 9 (Killed)", "timed out after 10 s", ... (static buffer per thread). */
 const char *proc_result_describe(const struct proc_result *r);
+
+/* Tests only: when true, wait as if pidfd_open were missing (waitid polling). */
+extern bool proc__no_pidfd;
 
 #endif

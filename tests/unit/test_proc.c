@@ -1,0 +1,655 @@
+/*
+ * Unit tests for common/proc.c: real children, run through /bin/sh and
+ * coreutils. Each test bounds its own time; the whole file runs in a few
+ * seconds. Background processes a failing test would leave are killed
+ * before its assertions run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "proc.h"
+#include "xmalloc.h"
+
+static const char *const test_env[] = { "PATH=/usr/bin:/bin", NULL };
+
+/* Everything the child wrote, and how many callbacks it took. */
+struct capture {
+	char *data;
+	size_t len;
+	size_t calls;
+};
+
+static void capture_cb(const char *data, size_t len, void *payload)
+{
+	struct capture *c = payload;
+
+	c->data = xrealloc(c->data, c->len + len + 1);
+	memcpy(c->data + c->len, data, len);
+	c->len += len;
+	c->data[c->len] = '\0';
+	c->calls++;
+}
+
+static void capture_dispose(struct capture *c)
+{
+	free(c->data);
+	memset(c, 0, sizeof(*c));
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Run argv with the test PATH, capturing output; returns proc_run's code. */
+static int run(struct proc_result *r, struct capture *c, const char *const *argv,
+	       unsigned timeout_ms, unsigned grace_ms)
+{
+	struct proc_opts o = PROC_OPTS_INIT;
+
+	o.argv = argv;
+	o.envp = test_env;
+	o.timeout_ms = timeout_ms;
+	o.grace_ms = grace_ms;
+	o.on_output = capture_cb;
+	o.payload = c;
+	return proc_run(r, &o);
+}
+
+/* The state letter in /proc/<pid>/stat, or 0 when there is no such process. */
+static char proc_state(pid_t pid)
+{
+	char path[64], line[512], *paren;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	paren = strrchr(line, ')');
+	return paren != NULL && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/*
+ * Gone, or a zombie waiting for init: it no longer runs. A SIGKILL is
+ * delivered asynchronously, so allow it a moment to land.
+ */
+static bool process_gone(pid_t pid)
+{
+	for (int i = 0; i < 50; i++) {
+		char s = proc_state(pid);
+
+		if (s == 0 || s == 'Z' || s == 'X')
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* The pid the child printed on its first line. */
+static pid_t first_line_pid(const struct capture *c)
+{
+	return c->data != NULL ? (pid_t)strtol(c->data, NULL, 10) : 0;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Processes (zombies included) whose parent is this process. */
+static int count_children(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[300], line[512], *paren;
+		long ppid = 0;
+		char state;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    (paren = strrchr(line, ')')) != NULL &&
+		    sscanf(paren + 1, " %c %ld", &state, &ppid) == 2 &&
+		    ppid == (long)getpid())
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_proc__captures_output_exactly(void **state)
+{
+	const char *const argv[] = { "/bin/sh", "-c",
+		"printf 'a\\000b\\377'; printf err >&2", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	assert_int_equal(run(&r, &c, argv, 0, 0), 0);
+	assert_int_equal(c.len, 7);
+	assert_memory_equal(c.data, "a\0b\377err", 7);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(r.pid > 0);
+	capture_dispose(&c);
+}
+
+static void test_proc__streams_large_output_in_chunks(void **state)
+{
+	const char *const argv[] = { "head", "-c", "300000", "/dev/zero", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+	size_t zeros = 0;
+
+	(void)state;
+	assert_int_equal(run(&r, &c, argv, 0, 0), 0);
+	assert_int_equal(c.len, 300000);
+	for (size_t i = 0; i < c.len; i++)
+		zeros += c.data[i] == '\0';
+	assert_int_equal(zeros, 300000);
+	/* 64 KiB reads: at least five callbacks for 300 kB. */
+	assert_true(c.calls >= 5);
+	capture_dispose(&c);
+}
+
+static void test_proc__reports_exit_codes(void **state)
+{
+	const char *const ok[] = { "true", NULL };
+	const char *const three[] = { "/bin/sh", "-c", "exit 3", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	assert_int_equal(run(&r, &c, ok, 0, 0), 0);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(proc_result_describe(&r), "exit code 0");
+
+	assert_int_equal(run(&r, &c, three, 0, 0), 0);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 3);
+	assert_false(r.timed_out);
+	assert_false(r.cancelled);
+	assert_string_equal(proc_result_describe(&r), "exit code 3");
+	capture_dispose(&c);
+}
+
+static void test_proc__reports_killing_signal(void **state)
+{
+	const char *const argv[] = { "/bin/sh", "-c", "kill -KILL $$", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	assert_int_equal(run(&r, &c, argv, 0, 0), 0);
+	assert_false(r.exited);
+	assert_int_equal(r.signal, 9);
+	assert_string_equal(proc_result_describe(&r), "killed by signal 9 (Killed)");
+	capture_dispose(&c);
+}
+
+static void test_proc__command_not_found(void **state)
+{
+	const char *const missing[] = { "da-proc-no-such-command", NULL };
+	const char *const not_exec[] = { DA_SOURCE_DIR "/CMakeLists.txt", NULL };
+	const char *const not_exec_in_path[] = { "CMakeLists.txt", NULL };
+	const char *const src_path[] = { "PATH=" DA_SOURCE_DIR, NULL };
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	error_clear();
+	assert_int_equal(run(&r, &c, missing, 0, 0), DA_ENOTFOUND);
+	assert_non_null(strstr(error_last(), "'da-proc-no-such-command'"));
+	assert_non_null(strstr(error_last(), "/usr/bin:/bin"));
+
+	/* No PATH in envp: the documented default is searched. */
+	error_clear();
+	o.argv = missing;
+	assert_int_equal(proc_run(&r, &o), DA_ENOTFOUND);
+	assert_non_null(strstr(error_last(), "/usr/local/bin:/usr/bin:/bin"));
+
+	/* Present but not executable, by path and through PATH. */
+	error_clear();
+	assert_int_equal(run(&r, &c, not_exec, 0, 0), DA_ENOTFOUND);
+	assert_non_null(strstr(error_last(), "CMakeLists.txt"));
+	assert_non_null(strstr(error_last(), "Permission denied"));
+	error_clear();
+	o.argv = not_exec_in_path;
+	o.envp = src_path;
+	assert_int_equal(proc_run(&r, &o), DA_ENOTFOUND);
+	assert_non_null(strstr(error_last(), "not found in PATH " DA_SOURCE_DIR));
+
+	assert_int_equal(c.calls, 0);
+	capture_dispose(&c);
+}
+
+static void test_proc__bad_cwd_names_it(void **state)
+{
+	const char *const pwd[] = { "pwd", NULL };
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	o.argv = pwd;
+	o.envp = test_env;
+	o.on_output = capture_cb;
+	o.payload = &c;
+	o.cwd = "/nonexistent/da-proc-cwd";
+	error_clear();
+	assert_true(proc_run(&r, &o) < 0);
+	assert_string_equal(error_last(),
+		"cannot run 'pwd' in /nonexistent/da-proc-cwd: No such file or directory");
+	assert_int_equal(c.calls, 0);
+
+	/* And a good one is used. */
+	o.cwd = "/";
+	assert_int_equal(proc_run(&r, &o), 0);
+	assert_string_equal(c.data, "/\n");
+	capture_dispose(&c);
+}
+
+static void test_proc__environment_is_exactly_envp(void **state)
+{
+	const char *const argv[] = { "/usr/bin/env", NULL };
+	const char *const env[] = { "A=1", "B=two words", "EMPTY=", NULL };
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	/* Something of ours the child must not see. */
+	setenv("DA_PROC_TEST_LEAK", "secret", 1);
+	o.argv = argv;
+	o.envp = env;
+	o.on_output = capture_cb;
+	o.payload = &c;
+	assert_int_equal(proc_run(&r, &o), 0);
+	assert_string_equal(c.data, "A=1\nB=two words\nEMPTY=\n");
+	capture_dispose(&c);
+
+	o.envp = NULL; /* empty */
+	assert_int_equal(proc_run(&r, &o), 0);
+	assert_int_equal(c.len, 0);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	unsetenv("DA_PROC_TEST_LEAK");
+	capture_dispose(&c);
+}
+
+static void test_proc__argv_passed_literally(void **state)
+{
+	char marker[64], evil[256];
+	const char *argv[] = { "/usr/bin/printf", "%s", evil, NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	snprintf(marker, sizeof(marker), "/tmp/da-proc-literal-%ld", (long)getpid());
+	snprintf(evil, sizeof(evil), "$(touch %s); rm -rf `touch %s` \"; *", marker, marker);
+	unlink(marker);
+	assert_int_equal(run(&r, &c, argv, 0, 0), 0);
+	assert_string_equal(c.data, evil);
+	assert_int_equal(access(marker, F_OK), -1);
+	capture_dispose(&c);
+}
+
+static void test_proc__child_gets_only_stdio(void **state)
+{
+	const char *const argv[] = { "/bin/sh", "-c", "ls /proc/$$/fd; exit 0", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+	int fd;
+
+	(void)state;
+	/* A descriptor of ours without CLOEXEC, as a careless module might leave. */
+	fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 50), 50);
+	close(fd);
+	assert_int_equal(run(&r, &c, argv, 0, 0), 0);
+	close(50);
+	/*
+	 * The shell's table, listed by its child ls (a glob or ls on
+	 * itself would show its own directory fd): not 3 (the status
+	 * pipe), nor 50, nor the output pipe's read end.
+	 */
+	assert_string_equal(c.data, "0\n1\n2\n");
+	capture_dispose(&c);
+}
+
+static void test_proc__timeout_terms_the_child(void **state)
+{
+	const char *const argv[] = { "sleep", "30", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	assert_int_equal(run(&r, &c, argv, 300, 0), 0);
+	assert_true(r.timed_out);
+	assert_false(r.cancelled);
+	assert_false(r.exited);
+	assert_int_equal(r.signal, SIGTERM);
+	assert_true(r.elapsed_ms >= 300);
+	assert_true(r.elapsed_ms < 3000);
+	assert_string_equal(proc_result_describe(&r),
+		"timed out after 0.3 s (killed by signal 15 (Terminated))");
+	capture_dispose(&c);
+}
+
+static void test_proc__timeout_kills_the_whole_group(void **state)
+{
+	const char *const argv[] = { "/bin/sh", "-c", "sleep 300 & echo $!; wait", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+	pid_t bg;
+	bool gone;
+
+	(void)state;
+	assert_int_equal(run(&r, &c, argv, 300, 1000), 0);
+	bg = first_line_pid(&c);
+	assert_true(bg > 0);
+	gone = process_gone(bg);
+	kill(bg, SIGKILL); /* a failing test must not leave it behind */
+	assert_true(gone);
+	assert_true(r.timed_out);
+	assert_int_equal(r.signal, SIGTERM);
+	assert_true(r.elapsed_ms < 3000);
+	capture_dispose(&c);
+}
+
+static void test_proc__sigkill_after_grace(void **state)
+{
+	const char *const argv[] = { "/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	assert_int_equal(run(&r, &c, argv, 300, 200), 0);
+	assert_string_equal(c.data, "ready\n");
+	assert_true(r.timed_out);
+	assert_false(r.exited);
+	assert_int_equal(r.signal, SIGKILL);
+	assert_true(r.elapsed_ms >= 500);
+	assert_true(r.elapsed_ms < 3000);
+	assert_string_equal(proc_result_describe(&r),
+		"timed out after 0.3 s (killed by signal 9 (Killed))");
+	capture_dispose(&c);
+}
+
+/* The leader exits at once; what it left behind holds stdout. */
+static void check_leftover_is_ended(const char *script, unsigned min_ms)
+{
+	const char *const argv[] = { "/bin/sh", "-c", script, NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+	pid_t bg;
+	bool gone;
+
+	assert_int_equal(run(&r, &c, argv, 0, 200), 0);
+	bg = first_line_pid(&c);
+	assert_true(bg > 0);
+	gone = process_gone(bg);
+	kill(bg, SIGKILL);
+	assert_true(gone);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	assert_false(r.timed_out);
+	assert_true(r.elapsed_ms >= min_ms);
+	assert_true(r.elapsed_ms < 3000);
+	capture_dispose(&c);
+}
+
+static void test_proc__leader_exit_ends_leftovers(void **state)
+{
+	(void)state;
+	check_leftover_is_ended("sleep 300 & echo $!", 0);
+	/*
+	 * One that ignores SIGTERM waits out the 200 ms grace, then SIGKILL.
+	 * The ignore is set before the fork so that sleep has it from birth
+	 * (a trap inside the subshell could come after our SIGTERM).
+	 */
+	check_leftover_is_ended("trap '' TERM; sleep 300 & echo $!", 200);
+}
+
+struct canceller {
+	int fd;
+	unsigned after_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *k = arg;
+	uint64_t one = 1;
+
+	sleep_ms(k->after_ms);
+	if (write(k->fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		abort();
+	return NULL;
+}
+
+static void test_proc__cancel_via_eventfd(void **state)
+{
+	const char *const argv[] = { "sleep", "30", NULL };
+	struct canceller k = { -1, 200 };
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct proc_result r;
+	pthread_t t;
+
+	(void)state;
+	k.fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(k.fd >= 0);
+	assert_int_equal(pthread_create(&t, NULL, cancel_later, &k), 0);
+	o.argv = argv;
+	o.envp = test_env;
+	o.cancel_fd = k.fd;
+	o.timeout_ms = 10000;
+	assert_int_equal(proc_run(&r, &o), 0);
+	pthread_join(t, NULL);
+	close(k.fd);
+	assert_true(r.cancelled);
+	assert_false(r.timed_out);
+	assert_int_equal(r.signal, SIGTERM);
+	assert_true(r.elapsed_ms >= 150);
+	assert_true(r.elapsed_ms < 3000);
+	assert_string_equal(proc_result_describe(&r),
+		"cancelled (killed by signal 15 (Terminated))");
+}
+
+/* The same endings through the waitid fallback used without pidfd_open. */
+static void test_proc__works_without_pidfd(void **state)
+{
+	const char *const three[] = { "/bin/sh", "-c", "echo hi; exit 3", NULL };
+	const char *const slow[] = { "sleep", "30", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+
+	(void)state;
+	proc__no_pidfd = true;
+	assert_int_equal(run(&r, &c, three, 0, 0), 0);
+	assert_string_equal(c.data, "hi\n");
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 3);
+	assert_int_equal(run(&r, &c, slow, 200, 0), 0);
+	assert_true(r.timed_out);
+	assert_int_equal(r.signal, SIGTERM);
+	assert_true(r.elapsed_ms < 3000);
+	check_leftover_is_ended("sleep 300 & echo $!", 0);
+	proc__no_pidfd = false;
+	capture_dispose(&c);
+}
+
+static void test_proc__no_fd_leak(void **state)
+{
+	const char *const ok[] = { "true", NULL };
+	const char *const missing[] = { "da-proc-no-such-command", NULL };
+	const char *const not_exec[] = { DA_SOURCE_DIR "/CMakeLists.txt", NULL };
+	const char *const echo[] = { "/bin/sh", "-c", "echo x", NULL };
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct proc_result r;
+	struct capture c = { 0 };
+	int before, after;
+
+	(void)state;
+	before = count_fds();
+	for (int i = 0; i < 50; i++) {
+		switch (i % 5) {
+		case 0: assert_int_equal(run(&r, &c, ok, 0, 0), 0); break;
+		case 1: assert_int_equal(run(&r, &c, missing, 0, 0), DA_ENOTFOUND); break;
+		case 2: assert_int_equal(run(&r, &c, not_exec, 0, 0), DA_ENOTFOUND); break;
+		case 3: assert_int_equal(run(&r, &c, echo, 0, 0), 0); break;
+		case 4:
+			o.argv = ok;
+			o.envp = test_env;
+			o.cwd = "/nonexistent/da-proc-cwd";
+			assert_int_equal(proc_run(&r, &o), DA_ENOTFOUND);
+			break;
+		}
+	}
+	after = count_fds();
+	assert_int_equal(before, after);
+	assert_int_equal(c.len, 10 * 2);
+	capture_dispose(&c);
+}
+
+struct parallel_run {
+	const char *label;
+	char script[128];
+	struct proc_result r;
+	struct capture c;
+	int err;
+	uint64_t started, finished;
+};
+
+static void *parallel_main(void *arg)
+{
+	struct parallel_run *p = arg;
+	const char *const argv[] = { "/bin/sh", "-c", p->script, NULL };
+
+	snprintf(p->script, sizeof(p->script), "echo start-%s; sleep 1; echo end-%s",
+		 p->label, p->label);
+	p->started = now_ms();
+	p->err = run(&p->r, &p->c, argv, 10000, 0);
+	p->finished = now_ms();
+	return NULL;
+}
+
+static void test_proc__parallel_runs_overlap(void **state)
+{
+	struct parallel_run a = { .label = "a" }, b = { .label = "b" };
+	pthread_t ta, tb;
+	uint64_t start = now_ms(), total;
+
+	(void)state;
+	assert_int_equal(pthread_create(&ta, NULL, parallel_main, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, parallel_main, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	total = now_ms() - start;
+
+	assert_int_equal(a.err, 0);
+	assert_int_equal(b.err, 0);
+	assert_string_equal(a.c.data, "start-a\nend-a\n");
+	assert_string_equal(b.c.data, "start-b\nend-b\n");
+	assert_true(a.r.exited && b.r.exited);
+	assert_true(a.r.elapsed_ms >= 1000 && b.r.elapsed_ms >= 1000);
+	/* Each waited on its own child only: they ran side by side. */
+	assert_true(a.started < b.finished && b.started < a.finished);
+	assert_true(total < 1500);
+	capture_dispose(&a.c);
+	capture_dispose(&b.c);
+}
+
+/* Last: every run above, failed execs included, was reaped. */
+static void test_proc__leaves_no_zombies(void **state)
+{
+	int status;
+
+	(void)state;
+	assert_int_equal(count_children(), 0);
+	errno = 0;
+	assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_proc__captures_output_exactly),
+		cmocka_unit_test(test_proc__streams_large_output_in_chunks),
+		cmocka_unit_test(test_proc__reports_exit_codes),
+		cmocka_unit_test(test_proc__reports_killing_signal),
+		cmocka_unit_test(test_proc__command_not_found),
+		cmocka_unit_test(test_proc__bad_cwd_names_it),
+		cmocka_unit_test(test_proc__environment_is_exactly_envp),
+		cmocka_unit_test(test_proc__argv_passed_literally),
+		cmocka_unit_test(test_proc__child_gets_only_stdio),
+		cmocka_unit_test(test_proc__timeout_terms_the_child),
+		cmocka_unit_test(test_proc__timeout_kills_the_whole_group),
+		cmocka_unit_test(test_proc__sigkill_after_grace),
+		cmocka_unit_test(test_proc__leader_exit_ends_leftovers),
+		cmocka_unit_test(test_proc__cancel_via_eventfd),
+		cmocka_unit_test(test_proc__works_without_pidfd),
+		cmocka_unit_test(test_proc__no_fd_leak),
+		cmocka_unit_test(test_proc__parallel_runs_overlap),
+		cmocka_unit_test(test_proc__leaves_no_zombies),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
