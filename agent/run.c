@@ -917,7 +917,7 @@ int run_execute(struct run_outcome *out, const struct run_opts *opts)
 	for (size_t i = 0; i < op->stage_count; i++) {
 		const struct catalog_stage *stage = &op->stages[i];
 		struct step_outcome so;
-		char label[32];
+		char label[64];
 
 		snprintf(label, sizeof(label), "[%zu/%zu]", i + 1, op->stage_count);
 		if (stage->kind == CATALOG_STAGE_STEP)
