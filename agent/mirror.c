@@ -47,6 +47,8 @@
 /* Longest sanitized URL segment kept in the directory name. */
 #define SEGMENT_MAX 64
 #define SHORT_HEX 7
+/* Pack the refs after a fetch that updated at least this many. */
+#define PACK_REFS_AFTER 256
 
 static pthread_once_t mirror_once = PTHREAD_ONCE_INIT;
 
@@ -264,6 +266,17 @@ static int fetch_update_tips(const char *refname, const git_oid *a,
 	return 0;
 }
 
+static int pack_refs(git_repository *repo)
+{
+	git_refdb *refdb = NULL;
+	int error;
+
+	if ((error = git_repository_refdb(&refdb, repo)) == 0)
+		error = git_refdb_compress(refdb);
+	git_refdb_free(refdb);
+	return error;
+}
+
 /* Fetch every branch and tag into repo, pruning, and follow remote HEAD. */
 static int mirror_update(git_repository *repo, const char *url, const char *shown)
 {
@@ -309,6 +322,14 @@ static int mirror_update(git_repository *repo, const char *url, const char *show
 		git_buf_dispose(&head);
 	}
 	if (git_remote_fetch(remote, &refspecs, &fo, "mirror fetch") < 0)
+		goto git_fail;
+	/*
+	 * A first fetch writes one loose file per ref; a repository with
+	 * thousands of tags is read faster (and "not found" suggestions
+	 * enumerate faster) from one packed-refs file. Readers stay safe:
+	 * packed-refs is renamed into place before the loose files go.
+	 */
+	if (stats.updated >= PACK_REFS_AFTER && pack_refs(repo) < 0)
 		goto git_fail;
 	/* So that "" (the default branch) resolves through the mirror's HEAD. */
 	if (head.ptr && git_repository_set_head(repo, head.ptr) < 0)
