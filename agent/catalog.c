@@ -599,6 +599,7 @@ static void build_step(struct loader *ld, const struct catalog_operation *op,
 				if (strcmp(st->env[i].name, e->name) == 0)
 					lerr(ld, ld->file, node_line(k), "step \"%s\": duplicate <env> \"%s\"",
 					     st->name, e->name);
+			check_refs(ld, node_line(k), &sc, "<env>", e->value);
 			st->env_count++;
 		} else if (is_elem(k, "secret")) {
 			struct catalog_secret *s = &st->secrets[st->secret_count];
@@ -657,8 +658,6 @@ static void build_step(struct loader *ld, const struct catalog_operation *op,
 			     st->name);
 	}
 	sc.in_argv = false;
-	for (i = 0; i < st->env_count; i++)
-		check_refs(ld, line, &sc, "<env>", st->env[i].value);
 	if (workdir) {
 		check_rel_path(ld, line, "workdir", workdir);
 		check_refs(ld, line, &sc, "workdir", workdir);
