@@ -155,6 +155,18 @@ static int load_config(struct config *cfg, const struct cli *cli)
 	return 0;
 }
 
+static enum log_level log_level_from_name(const char *name)
+{
+	/* config.c already refused any other name. */
+	if (strcmp(name, "error") == 0)
+		return LOG_ERROR;
+	if (strcmp(name, "warn") == 0)
+		return LOG_WARN;
+	if (strcmp(name, "debug") == 0)
+		return LOG_DEBUG;
+	return LOG_INFO;
+}
+
 static int load_catalog(struct catalog **cat, const struct config *cfg)
 {
 	if (catalog_load(cat, cfg->agent.catalog) < 0) {
@@ -396,6 +408,8 @@ int main(int argc, char **argv)
 	log_set_level(cli.verbose ? LOG_DEBUG : LOG_INFO);
 	if ((code = load_config(&cfg, &cli)) != 0)
 		goto out;
+	if (!cli.verbose)
+		log_set_level(log_level_from_name(cfg.agent.log_level));
 	if ((code = load_catalog(&cat, &cfg)) != 0)
 		goto out;
 	if (strcmp(cli.command, "jobs") == 0)
