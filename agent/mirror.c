@@ -329,8 +329,11 @@ static int mirror_update(git_repository *repo, const char *url, const char *show
 	 * enumerate faster) from one packed-refs file. Readers stay safe:
 	 * packed-refs is renamed into place before the loose files go.
 	 */
-	if (stats.updated >= PACK_REFS_AFTER && pack_refs(repo) < 0)
-		goto git_fail;
+	if (stats.updated >= PACK_REFS_AFTER && pack_refs(repo) < 0) {
+		/* The fetch itself succeeded; loose refs are only slower. */
+		log_warn("mirror: cannot pack the refs of %s: %s", shown, git_message());
+		git_error_clear();
+	}
 	/* So that "" (the default branch) resolves through the mirror's HEAD. */
 	if (head.ptr && git_repository_set_head(repo, head.ptr) < 0)
 		goto git_fail;
@@ -354,8 +357,10 @@ int mirror_fetch(char **path_out, const char *cache_dir, const char *url)
 
 	*path_out = NULL;
 	mirror_global_init();
-	if ((error = mkdir_p(cache_dir)) < 0)
+	if ((error = mkdir_p(cache_dir)) < 0) {
+		error_prefix("cannot fetch %s: ", shown);
 		goto out;
+	}
 	path = mirror_path_for(cache_dir, url);
 	lock_path = xasprintf("%s.lock", path);
 	/*
