@@ -558,6 +558,32 @@ static void test_mirror__fetch_again_reuses_mirror_and_sees_new_tag(void **state
 	free(dir);
 }
 
+static void test_mirror__mirror_name_comes_from_the_url(void **state)
+{
+	char *dir = test_dir("naming"), *origin = origin_new(dir), *bare, *url, *m1, *m2;
+	const char *base;
+
+	(void)state;
+	bare = xasprintf("%s/my repo$.git", dir);
+	sh("git clone -q --bare '%s' '%s'", origin, bare);
+	/* Trailing slash and ".git" dropped, odd characters made '_'. */
+	url = xasprintf("file://%s/", bare);
+	m1 = fetch_ok(dir, url);
+	base = strrchr(m1, '/') + 1;
+	assert_memory_equal(base, "my_repo_-", 9);
+	assert_int_equal(strlen(base), 9 + 12 + 4);
+	/* The same repository under another URL is another mirror. */
+	m2 = fetch_ok(dir, bare);
+	assert_string_not_equal(m1, m2);
+	assert_memory_equal(strrchr(m2, '/') + 1, "my_repo_-", 9);
+	free(m2);
+	free(m1);
+	free(url);
+	free(bare);
+	free(origin);
+	free(dir);
+}
+
 static void test_mirror__deleted_tag_is_pruned(void **state)
 {
 	char *dir = test_dir("prune"), *origin = origin_new(dir), *mirror;
@@ -792,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_mirror__checkout_writes_the_tagged_tree),
 		cmocka_unit_test(test_mirror__checkout_refuses_non_empty_dir),
 		cmocka_unit_test(test_mirror__fetch_again_reuses_mirror_and_sees_new_tag),
+		cmocka_unit_test(test_mirror__mirror_name_comes_from_the_url),
 		cmocka_unit_test(test_mirror__deleted_tag_is_pruned),
 		cmocka_unit_test(test_mirror__interrupted_creation_is_redone),
 		cmocka_unit_test(test_mirror__fetch_error_names_url_without_password),
