@@ -3,7 +3,7 @@
  *
  * Each repository URL gets one bare mirror under the cache directory
  * ("<cache>/<last URL segment>-<12 hex of the URL's hash>.git"). A fetch
- * brings every branch and tag (+refs/heads/*, +refs/tags/*, pruned). Two
+ * brings every branch and tag (every refs/heads/ and refs/tags/ ref, pruned). Two
  * runs, in one agent or two processes, may share the cache: an exclusive
  * flock on "<mirror>.lock" is held while the mirror is created or fetched.
  *
