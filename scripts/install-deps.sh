@@ -7,6 +7,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev libgit2-dev libcmocka-dev
   libxml2-utils     # xmllint, for checking the catalog by hand and in tests
   python3           # /usr/bin/python3 runs the test doubles
+  python3-pytest python3-jenkins jenkins-job-builder   # tests of the Jenkins double, cross-checked with real clients
 )
 missing=()
 for p in "${pkgs[@]}"; do
