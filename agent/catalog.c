@@ -41,6 +41,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "fsutil.h"
 #include "jobpath.h"
 #include "xmalloc.h"
 
@@ -947,48 +948,14 @@ static void build_sequences(struct loader *ld, const char *file, const xmlNode *
 /* Read a whole regular file of at most CAT_MAX_FILE bytes into b. */
 static int read_capped(struct loader *ld, const char *path, struct buf *b)
 {
-	char chunk[16384];
-	struct stat stt;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	int rc = 0;
+	int rc = fs_read_file(b, path, CAT_MAX_FILE);
 
-	if (fd < 0 && errno == ELOOP)
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a symlink to a file is fine */
-	if (fd < 0) {
-		lerr(ld, path, 0, "cannot open: %s", strerror(errno));
-		return DA_EINVALID;
+	if (rc < 0) {
+		lerr(ld, path, 0, "%s", error_last());
+		error_clear();
+		return rc == DA_ETOOBIG ? rc : DA_EINVALID;
 	}
-	if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
-		lerr(ld, path, 0, "not a regular file");
-		close(fd);
-		return DA_EINVALID;
-	}
-	if (stt.st_size > CAT_MAX_FILE) {
-		lerr(ld, path, 0, "file is larger than %d bytes", CAT_MAX_FILE);
-		close(fd);
-		return DA_ETOOBIG;
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			lerr(ld, path, 0, "read: %s", strerror(errno));
-			rc = DA_EINVALID;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (buf_put(b, chunk, (size_t)n) != 0) {
-			error_clear();
-			lerr(ld, path, 0, "file is larger than %d bytes", CAT_MAX_FILE);
-			rc = DA_ETOOBIG;
-			break;
-		}
-	}
-	close(fd);
-	return rc;
+	return 0;
 }
 
 static void load_file(struct loader *ld, xmlSchemaPtr schema, const char *path)

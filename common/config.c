@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "fsutil.h"
 #include "xmalloc.h"
 
 /* Only agent/ gets the install prefix from CMake; common/ uses the usual one. */
@@ -674,44 +675,20 @@ out:
 static int config_load_file(struct config *cfg, const char *path, bool must_exist)
 {
 	struct buf b = BUF_INIT_MAX(CONFIG_FILE_MAX);
-	char chunk[8192];
-	int fd, rc = 0;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		/* The default file is optional; one the user named is not. */
-		if (errno == ENOENT && !must_exist)
-			goto out;
-		rc = errno == ENOENT ? DA_ENOTFOUND : DA_ERROR;
-		error_set_errno("%s: cannot open", path);
+	rc = fs_read_file(&b, path, CONFIG_FILE_MAX);
+	/* The default file is optional; one the user named is not. */
+	if (rc == DA_ENOTFOUND && !must_exist) {
+		error_clear();
+		rc = 0;
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error_set_errno("%s: cannot read", path);
-			rc = DA_ERROR;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if ((size_t)n > CONFIG_FILE_MAX - b.len) {
-			error_set("%s: file is larger than 1 MiB", path);
-			rc = DA_ETOOBIG;
-			goto out;
-		}
-		rc = buf_put(&b, chunk, (size_t)n);
-		if (rc < 0)
-			goto out;
-	}
+	if (rc < 0)
+		goto out;
 	cfg->path = xstrdup(path);
 	rc = config_parse(cfg, path, buf_cstr(&b), b.len);
 out:
-	if (fd >= 0)
-		close(fd);
 	buf_dispose(&b);
 	return rc;
 }

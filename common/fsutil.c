@@ -3,6 +3,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "error.h"
 #include "xmalloc.h"
 
@@ -89,4 +91,47 @@ bool fs_relpath_is_safe(const char *rel)
 			return true;
 		seg = end + 1;
 	}
+}
+
+int fs_read_file(struct buf *out, const char *path, size_t max)
+{
+	char chunk[16384];
+	struct stat st;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = errno == ENOENT ? DA_ENOTFOUND : DA_ERROR;
+		error_set_errno("%s: cannot open", path);
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		error_set("%s: not a regular file", path);
+		rc = DA_ERROR;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error_set_errno("%s: cannot read", path);
+			rc = DA_ERROR;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((size_t)n > max - out->len || buf_put(out, chunk, (size_t)n) < 0) {
+			if (max % (1u << 20) == 0)
+				error_set("%s: file is larger than %zu MiB", path, max >> 20);
+			else
+				error_set("%s: file is larger than %zu bytes", path, max);
+			rc = DA_ETOOBIG;
+			goto out;
+		}
+	}
+out:
+	close(fd);
+	return rc;
 }
