@@ -31,7 +31,9 @@
 
 #include "buf.h"
 #include "error.h"
+#include "fsutil.h"
 #include "log.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define TAGS_PREFIX "refs/tags/"
@@ -143,87 +145,6 @@ static char *mirror_path_for(const char *cache_dir, const char *url)
 	return xasprintf("%s/%s-%.*s.git", cache_dir, seg, HASH_HEX, hex);
 }
 
-/* mkdir -p. */
-static int mkdir_p(const char *path)
-{
-	char *copy;
-	int error = 0;
-
-	if (path[0] == '\0') {
-		error_set("cannot create directory: empty path");
-		return DA_EINVALID;
-	}
-	copy = xstrdup(path);
-	for (char *p = copy + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
-			error_set_errno("cannot create directory %s", copy);
-			error = DA_ERROR;
-			goto out;
-		}
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	{
-		struct stat st;
-
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			error_set("cannot create directory %s: not a directory", path);
-			error = DA_ERROR;
-		}
-	}
-out:
-	free(copy);
-	return error;
-}
-
-/* rm -rf below parent/name, without following symlinks. */
-static int remove_tree_at(int parent, const char *name)
-{
-	struct dirent *de;
-	DIR *dir = NULL;
-	int fd, error = 0;
-
-	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		goto fail;
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		goto fail;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((error = remove_tree_at(dirfd(dir), de->d_name)) < 0)
-			goto out;
-	}
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0)
-		goto fail;
-	goto out;
-fail:
-	error_set_errno("cannot remove %s", name);
-	error = DA_ERROR;
-out:
-	if (dir)
-		closedir(dir);
-	return error;
-}
-
-static long elapsed_ms(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /*
  * Open the mirror, creating it when missing. A directory that exists but
  * is not a repository is what an interrupted creation leaves behind (we
@@ -240,7 +161,7 @@ static int mirror_open_or_create(git_repository **out, const char *path)
 			return 0;
 		log_warn("mirror %s is not a repository (%s); recreating it",
 			 path, git_message());
-		if ((error = remove_tree_at(AT_FDCWD, path)) < 0)
+		if ((error = fs_remove_tree(path)) < 0)
 			return error;
 	}
 	if (git_repository_init(out, path, 1) < 0) {
@@ -287,11 +208,10 @@ static int mirror_update(git_repository *repo, const char *url, const char *show
 	struct fetch_stats stats = { 0 };
 	git_remote *remote = NULL;
 	git_buf head = { 0 };
-	struct timespec t0;
+	uint64_t t0 = time_mono_ms();
 	int error = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+		git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.prune = GIT_FETCH_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	fo.update_fetchhead = 0;
@@ -338,7 +258,7 @@ static int mirror_update(git_repository *repo, const char *url, const char *show
 	if (head.ptr && git_repository_set_head(repo, head.ptr) < 0)
 		goto git_fail;
 	log_info("mirror: fetched %s in %ld ms, %u refs updated", shown,
-		 elapsed_ms(&t0), stats.updated);
+		 (long)(time_mono_ms() - t0), stats.updated);
 	goto out;
 git_fail:
 	error_set("cannot fetch %s: %s", shown, git_message());
@@ -357,7 +277,7 @@ int mirror_fetch(char **path_out, const char *cache_dir, const char *url)
 
 	*path_out = NULL;
 	mirror_global_init();
-	if ((error = mkdir_p(cache_dir)) < 0) {
+	if ((error = fs_mkdir_p(cache_dir, 0755)) < 0) {
 		error_prefix("cannot fetch %s: ", shown);
 		goto out;
 	}
@@ -811,7 +731,7 @@ static int prepare_dest(const char *dir)
 			error_set_errno("cannot check out into %s", dir);
 			return DA_ERROR;
 		}
-		return mkdir_p(dir);
+		return fs_mkdir_p(dir, 0755);
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		error_set("cannot check out into %s: it exists and is not a directory", dir);

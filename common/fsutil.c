@@ -17,9 +17,14 @@
 
 int fs_mkdir_p(const char *path, mode_t mode)
 {
-	char *copy = xstrdup(path);
+	char *copy;
 	int rc = 0;
 
+	if (path[0] == '\0') {
+		error_set("cannot create a directory with an empty name");
+		return DA_EINVALID;
+	}
+	copy = xstrdup(path);
 	for (char *p = copy + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
