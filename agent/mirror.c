@@ -211,7 +211,7 @@ static int mirror_update(git_repository *repo, const char *url, const char *show
 	uint64_t t0 = time_mono_ms();
 	int error = 0;
 
-		git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.prune = GIT_FETCH_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	fo.update_fetchhead = 0;
