@@ -202,6 +202,52 @@ static int cmd_jobs(const struct config *cfg, const struct catalog *cat)
 	return 0;
 }
 
+static size_t check_step_secrets(const struct config *cfg, const struct catalog_operation *op,
+				 const struct catalog_step *step)
+{
+	size_t missing = 0;
+
+	for (size_t k = 0; k < step->secret_count; k++) {
+		const char *name = step->secrets[k].name;
+		const char *path = config_secret_path(cfg, name);
+		char *value = NULL;
+
+		if (!path) {
+			printf("secrets: %s step '%s' needs '%s': FAILED: set [secrets] %s_file\n",
+			       op->path, step->name, name, name);
+			missing++;
+		} else if (config_read_secret(&value, name, path, NULL, NULL) < 0) {
+			printf("secrets: %s: FAILED: %s\n", name, error_last());
+			missing++;
+		}
+		free(value);
+	}
+	return missing;
+}
+
+/* Every secret a step asks for is configured and readable; prints each gap. */
+static size_t check_secrets(const struct config *cfg, const struct catalog *cat)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < cat->op_count; i++) {
+		const struct catalog_operation *op = &cat->ops[i];
+		for (size_t j = 0; j < op->stage_count; j++) {
+			const struct catalog_stage *st = &op->stages[j];
+			if (st->kind == CATALOG_STAGE_STEP) {
+				missing += check_step_secrets(cfg, op, &st->step);
+				continue;
+			}
+			for (size_t b = 0; b < st->branch_count; b++)
+				for (size_t k = 0; k < st->branches[b].step_count; k++)
+					missing += check_step_secrets(cfg, op, &st->branches[b].steps[k]);
+		}
+	}
+	if (!missing)
+		printf("secrets: every secret the catalog asks for is configured: ok\n");
+	return missing;
+}
+
 static int cmd_check(const struct config *cfg, const struct catalog *cat)
 {
 	size_t repos = 0, failed = 0;
@@ -209,6 +255,8 @@ static int cmd_check(const struct config *cfg, const struct catalog *cat)
 	printf("config: %s: ok\n", cfg->path ? cfg->path : "(defaults)");
 	printf("catalog: %s: %zu operations, %zu sequences: ok\n", cfg->agent.catalog,
 	       cat->op_count, cat->sequence_count);
+	if (check_secrets(cfg, cat) > 0)
+		return EXIT_CONFIG;
 	mirror_global_init();
 	for (size_t i = 0; i < cat->op_count; i++) {
 		const char *url = cat->ops[i].repository;

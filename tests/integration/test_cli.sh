@@ -44,7 +44,15 @@ da check
 assert_eq 0 "$rc" "exit code of check"
 assert_contains "$T/out" "2 operations"
 assert_contains "$T/out" "1 of 1 repositories reachable"
-pass "check validates config and catalog and reaches the repository"
+assert_contains "$T/out" "every secret the catalog asks for is configured"
+pass "check validates config, catalog and secrets and reaches the repository"
+
+write_config
+da check
+assert_eq 78 "$rc" "exit code of check with a missing secret"
+assert_contains "$T/out" "Deploy/{env}/DataPipeline/Alpha step 'use-secret' needs 'vault_password'"
+write_config "[secrets]" "vault_password_file = $T/vault"
+pass "check names a secret the catalog needs and the config lacks"
 
 da run Deploy/dev/DataPipeline/Alpha
 assert_eq 0 "$rc" "exit code with a secret file"
