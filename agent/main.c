@@ -225,6 +225,15 @@ static size_t check_step_secrets(const struct config *cfg, const struct catalog_
 	return missing;
 }
 
+static bool step_seen_in_branches(const struct catalog_stage *st, size_t before, const char *name)
+{
+	for (size_t b = 0; b < before; b++)
+		for (size_t k = 0; k < st->branches[b].step_count; k++)
+			if (strcmp(st->branches[b].steps[k].name, name) == 0)
+				return true;
+	return false;
+}
+
 /* Every secret a step asks for is configured and readable; prints each gap. */
 static size_t check_secrets(const struct config *cfg, const struct catalog *cat)
 {
@@ -238,9 +247,11 @@ static size_t check_secrets(const struct config *cfg, const struct catalog *cat)
 				missing += check_step_secrets(cfg, op, &st->step);
 				continue;
 			}
+			/* Branches of a count template repeat one step: check it once. */
 			for (size_t b = 0; b < st->branch_count; b++)
 				for (size_t k = 0; k < st->branches[b].step_count; k++)
-					missing += check_step_secrets(cfg, op, &st->branches[b].steps[k]);
+					if (!step_seen_in_branches(st, b, st->branches[b].steps[k].name))
+						missing += check_step_secrets(cfg, op, &st->branches[b].steps[k]);
 		}
 	}
 	if (!missing)
