@@ -649,9 +649,8 @@ class PullParser:
         out = []
         held = False
         while True:
-            i = self.pos
-            while i < len(self.buf) and self.buf[i] not in "<&":
-                i += 1
+            m = MARKUP_RE.search(self.buf, self.pos)
+            i = m.start() if m else len(self.buf)
             out.append(self.buf[self.pos:i])
             self.pos = i
             if i < len(self.buf) and self.buf[i] == "&":
@@ -760,12 +759,22 @@ class PullParser:
                                      "START_ELEMENT was encountered.")
 
 
+HEX_RE = re.compile(r"[0-9A-Fa-f]+")
+MARKUP_RE = re.compile(r"[<&]")
+
+
 class DecodingStream:
     """hudson.util.DecodingStream (§7.2 step 4): two chars -> one byte, never validated."""
     def __init__(self, run):
         self.run, self.last = run, -1
 
     def print(self, text):
+        if HEX_RE.fullmatch(text) and (self.last == -1 or 0 <= self.last < 128 and HEX_RE.fullmatch(chr(self.last))):
+            whole = ("" if self.last == -1 else chr(self.last)) + text    # fast path: well-formed hex
+            self.last = ord(whole[-1]) if len(whole) % 2 else -1
+            if len(whole) > 1:
+                self.run.write(bytes.fromhex(whole[:len(whole) // 2 * 2]))
+            return
         out = bytearray()
         for b in text.encode("utf-8"):
             sb = b - 256 if b >= 128 else b          # FilterOutputStream passes signed bytes

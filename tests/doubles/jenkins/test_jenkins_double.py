@@ -488,3 +488,25 @@ def test_faults_503_drop_restart(jd):
     assert jd.req("GET", "job/runs/1/api/json")[0] == 404      # the in-progress run is gone
     assert jd.req("GET", "api/json")[1]["X-Jenkins-Session"] != session
     assert jget(jd, "job/runs/api/json")["nextBuildNumber"] == 2
+
+
+def test_state_file_survives_a_process_restart(tmp_path):
+    state = str(tmp_path / "state.json")
+    d = Double(tmp_path, "--state", state)
+    try:
+        d.create("", "runs", EXTERNAL)
+        d.create("", "rel", project())
+        d.req("POST", "job/rel/buildWithParameters?github_release_tag=v1", b"")
+        s = Stream(d, "runs")
+        s.chunk('<run><log encoding="hexBinary">%s<!----></log><result>0</result></run>' % hexs("kept\n"))
+        assert s.finish() == 200
+    finally:
+        d.stop()
+    os.remove(d.port_file)
+    d = Double(tmp_path, "--state", state)
+    try:
+        assert b"kept" in d.req("GET", "job/runs/1/consoleText")[2]
+        assert jget(d, "queue/item/1/api/json")["task"]["name"] == "rel"   # queue.xml is restored
+        assert jget(d, "job/runs/api/json")["nextBuildNumber"] == 2
+    finally:
+        d.stop()
