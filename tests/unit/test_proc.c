@@ -1,7 +1,9 @@
 /*
  * Unit tests for common/proc.c: real children, run through /bin/sh and
  * coreutils. Each test bounds its own time; the whole file runs in a few
- * seconds. Background processes a failing test would leave are killed
+ * seconds. Children sleep 20 s at most, so a regression in an ending
+ * fails an elapsed-time assertion instead of hanging until ctest's
+ * timeout. Background processes a failing test would leave are killed
  * before its assertions run.
  */
 #include <setjmp.h>
@@ -375,9 +377,57 @@ static void test_proc__child_gets_only_stdio(void **state)
 	capture_dispose(&c);
 }
 
+static void test_proc__child_starts_with_default_signals(void **state)
+{
+	const char *const argv[] = { "/bin/sh", "-c", "kill -PIPE $$; exit 0", NULL };
+	struct sigaction ign, old;
+	struct proc_result r;
+	struct capture c = { 0 };
+	int err;
+
+	(void)state;
+	/* Agents ignore SIGPIPE; an ignored signal stays ignored across exec. */
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old);
+	err = run(&r, &c, argv, 0, 0);
+	sigaction(SIGPIPE, &old, NULL);
+	assert_int_equal(err, 0);
+	assert_false(r.exited);
+	assert_int_equal(r.signal, SIGPIPE);
+	capture_dispose(&c);
+}
+
+static void test_proc__stdin_is_dev_null(void **state)
+{
+	const char *const argv[] = { "cat", NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+	int p[2], saved, err;
+
+	(void)state;
+	/* Our stdin holds data the child must not read. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "leak", 4), 4);
+	close(p[1]);
+	saved = dup(0);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(p[0], 0), 0);
+	close(p[0]);
+	err = run(&r, &c, argv, 3000, 0);
+	dup2(saved, 0);
+	close(saved);
+	assert_int_equal(err, 0);
+	assert_int_equal(c.len, 0);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	capture_dispose(&c);
+}
+
 static void test_proc__timeout_terms_the_child(void **state)
 {
-	const char *const argv[] = { "sleep", "30", NULL };
+	const char *const argv[] = { "sleep", "20", NULL };
 	struct proc_result r;
 	struct capture c = { 0 };
 
@@ -396,7 +446,7 @@ static void test_proc__timeout_terms_the_child(void **state)
 
 static void test_proc__timeout_kills_the_whole_group(void **state)
 {
-	const char *const argv[] = { "/bin/sh", "-c", "sleep 300 & echo $!; wait", NULL };
+	const char *const argv[] = { "/bin/sh", "-c", "sleep 20 & echo $!; wait", NULL };
 	struct proc_result r;
 	struct capture c = { 0 };
 	pid_t bg;
@@ -417,7 +467,7 @@ static void test_proc__timeout_kills_the_whole_group(void **state)
 
 static void test_proc__sigkill_after_grace(void **state)
 {
-	const char *const argv[] = { "/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30", NULL };
+	const char *const argv[] = { "/bin/sh", "-c", "trap '' TERM; echo ready; sleep 20", NULL };
 	struct proc_result r;
 	struct capture c = { 0 };
 
@@ -460,13 +510,25 @@ static void check_leftover_is_ended(const char *script, unsigned min_ms)
 static void test_proc__leader_exit_ends_leftovers(void **state)
 {
 	(void)state;
-	check_leftover_is_ended("sleep 300 & echo $!", 0);
+	check_leftover_is_ended("sleep 20 & echo $!", 0);
 	/*
 	 * One that ignores SIGTERM waits out the 200 ms grace, then SIGKILL.
 	 * The ignore is set before the fork so that sleep has it from birth
 	 * (a trap inside the subshell could come after our SIGTERM).
 	 */
-	check_leftover_is_ended("trap '' TERM; sleep 300 & echo $!", 200);
+	check_leftover_is_ended("trap '' TERM; sleep 20 & echo $!", 200);
+}
+
+static void test_proc__final_kill_ends_detached_members(void **state)
+{
+	(void)state;
+	/*
+	 * The member lets go of our pipe and stays in the group; the leader
+	 * drops the pipe too and exits 0.2 s later, so EOF comes before the
+	 * exit and only the last group SIGKILL can end the member.
+	 */
+	check_leftover_is_ended(
+		"sleep 20 >/dev/null 2>&1 & echo $!; exec >/dev/null 2>&1; sleep 0.2", 200);
 }
 
 struct canceller {
@@ -487,7 +549,7 @@ static void *cancel_later(void *arg)
 
 static void test_proc__cancel_via_eventfd(void **state)
 {
-	const char *const argv[] = { "sleep", "30", NULL };
+	const char *const argv[] = { "sleep", "20", NULL };
 	struct canceller k = { -1, 200 };
 	struct proc_opts o = PROC_OPTS_INIT;
 	struct proc_result r;
@@ -517,7 +579,7 @@ static void test_proc__cancel_via_eventfd(void **state)
 static void test_proc__works_without_pidfd(void **state)
 {
 	const char *const three[] = { "/bin/sh", "-c", "echo hi; exit 3", NULL };
-	const char *const slow[] = { "sleep", "30", NULL };
+	const char *const slow[] = { "sleep", "20", NULL };
 	struct proc_result r;
 	struct capture c = { 0 };
 
@@ -531,7 +593,7 @@ static void test_proc__works_without_pidfd(void **state)
 	assert_true(r.timed_out);
 	assert_int_equal(r.signal, SIGTERM);
 	assert_true(r.elapsed_ms < 3000);
-	check_leftover_is_ended("sleep 300 & echo $!", 0);
+	check_leftover_is_ended("sleep 20 & echo $!", 0);
 	proc__no_pidfd = false;
 	capture_dispose(&c);
 }
@@ -641,10 +703,13 @@ int main(void)
 		cmocka_unit_test(test_proc__environment_is_exactly_envp),
 		cmocka_unit_test(test_proc__argv_passed_literally),
 		cmocka_unit_test(test_proc__child_gets_only_stdio),
+		cmocka_unit_test(test_proc__child_starts_with_default_signals),
+		cmocka_unit_test(test_proc__stdin_is_dev_null),
 		cmocka_unit_test(test_proc__timeout_terms_the_child),
 		cmocka_unit_test(test_proc__timeout_kills_the_whole_group),
 		cmocka_unit_test(test_proc__sigkill_after_grace),
 		cmocka_unit_test(test_proc__leader_exit_ends_leftovers),
+		cmocka_unit_test(test_proc__final_kill_ends_detached_members),
 		cmocka_unit_test(test_proc__cancel_via_eventfd),
 		cmocka_unit_test(test_proc__works_without_pidfd),
 		cmocka_unit_test(test_proc__no_fd_leak),
