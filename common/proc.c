@@ -299,10 +299,14 @@ static void proc_signal_group(pid_t pid, int sig)
 	(void)kill(-pid, sig);
 }
 
-static void proc_reap(pid_t pid, int *status)
+static int proc_reap(pid_t pid, int *status)
 {
-	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		if (waitpid(pid, status, 0) == pid)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
 }
 
 /* Start the SIGTERM, SIGKILL-after-grace sequence. */
@@ -495,7 +499,7 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 	if (proc_read_report(st_pipe[0], &rep)) {
 		int status;
 
-		proc_reap(child, &status);
+		(void)proc_reap(child, &status);
 		*pid = -1;
 		err = rep.err == ENOENT || rep.err == ENOTDIR ||
 		      (rep.stage == PROC_STAGE_EXEC && rep.err == EACCES) ?
@@ -577,7 +581,13 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 
 	/* Once more, for members that closed stdout but stayed (see the top). */
 	proc_signal_group(pid, SIGKILL);
-	proc_reap(pid, &status);
+	if (proc_reap(pid, &status) < 0) {
+		/* ECHILD: someone set SIGCHLD to SIG_IGN; the status is lost. */
+		if (err == 0)
+			error_set_errno("cannot reap '%s' (pid %ld)", opts->argv[0], (long)pid);
+		err = DA_ERROR;
+		goto out;
+	}
 	out->elapsed_ms = (unsigned long)(proc_now_ms() - start);
 	if (WIFEXITED(status)) {
 		out->exited = true;

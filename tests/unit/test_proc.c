@@ -531,6 +531,37 @@ static void test_proc__final_kill_ends_detached_members(void **state)
 		"sleep 20 >/dev/null 2>&1 & echo $!; exec >/dev/null 2>&1; sleep 0.2", 200);
 }
 
+static void test_proc__gives_up_on_escaped_holder(void **state)
+{
+	/*
+	 * setsid leaves our group, so no group signal reaches it. The leader
+	 * waits until it has left (field 5 of stat, the pgid, is no longer
+	 * ours), or our SIGTERM at the leader's exit could come first.
+	 */
+	const char *const argv[] = { "/bin/sh", "-c",
+		"setsid sleep 20 & p=$!; echo $p; "
+		"while [ \"$(cut -d' ' -f5 /proc/$p/stat)\" = $$ ]; do sleep 0.01; done",
+		NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+	pid_t bg;
+	bool escaped;
+
+	(void)state;
+	assert_int_equal(run(&r, &c, argv, 0, 200), 0);
+	bg = first_line_pid(&c);
+	assert_true(bg > 0);
+	escaped = !process_gone(bg);
+	kill(bg, SIGKILL);
+	assert_true(escaped);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	/* Grace, SIGKILL to the group, then a bounded wait for EOF. */
+	assert_true(r.elapsed_ms >= 2000);
+	assert_true(r.elapsed_ms < 5000);
+	capture_dispose(&c);
+}
+
 struct canceller {
 	int fd;
 	unsigned after_ms;
@@ -710,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_proc__sigkill_after_grace),
 		cmocka_unit_test(test_proc__leader_exit_ends_leftovers),
 		cmocka_unit_test(test_proc__final_kill_ends_detached_members),
+		cmocka_unit_test(test_proc__gives_up_on_escaped_holder),
 		cmocka_unit_test(test_proc__cancel_via_eventfd),
 		cmocka_unit_test(test_proc__works_without_pidfd),
 		cmocka_unit_test(test_proc__no_fd_leak),
