@@ -243,7 +243,7 @@ static void __attribute__((noreturn)) proc_child(const struct proc_spawn *s)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/*
-	 * Lift both pipe ends above 3 first: if the agent ran with 0-2
+	 * Lift both pipe ends to 10 and up first: if the agent ran with 0-2
 	 * closed, pipe2 may have handed us one of them, and dup2 of a fd
 	 * onto itself would keep its CLOEXEC flag.
 	 */
