@@ -1,0 +1,600 @@
+/*
+ * Unit tests for common/http.c against the real Jenkins double
+ * (tests/doubles/jenkins), started once per group on a free loopback port
+ * and killed by pid at the end. Every request has a timeout, and the
+ * double's start is bounded by 10 s, so nothing here can hang. Without
+ * /usr/bin/python3 the tests that need the double are skipped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "http.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define PYTHON "/usr/bin/python3"
+#define DOUBLE DA_SOURCE_DIR "/tests/doubles/jenkins/jenkins_double.py"
+#define ALICE_TOKEN "tok-alice-5ecret"
+
+static const char folder_xml[] =
+	"<com.cloudbees.hudson.plugins.folder.Folder><actions/><description>t</description>"
+	"<properties/><folderViews/><healthMetrics/></com.cloudbees.hudson.plugins.folder.Folder>";
+static const char external_xml[] =
+	"<hudson.model.ExternalJob><actions/><description>runs</description>"
+	"<keepDependencies>false</keepDependencies><properties/></hudson.model.ExternalJob>";
+
+/* The double of this test binary. */
+static struct {
+	pid_t pid;
+	char dir[64];
+	char url[64];
+} jd;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void double_stop(void)
+{
+	char path[128];
+
+	if (jd.pid > 0) {
+		kill(jd.pid, SIGKILL);
+		waitpid(jd.pid, NULL, 0);
+		jd.pid = 0;
+	}
+	if (jd.dir[0]) {
+		snprintf(path, sizeof(path), "%s/port", jd.dir);
+		unlink(path);
+		rmdir(jd.dir);
+		jd.dir[0] = '\0';
+	}
+}
+
+static int group_setup(void **state)
+{
+	char portfile[128];
+	uint64_t deadline;
+	FILE *f;
+	int port = 0;
+
+	(void)state;
+	if (access(PYTHON, X_OK) != 0)
+		return 0; /* tests that need the double skip() */
+	snprintf(jd.dir, sizeof(jd.dir), "/tmp/test_http.XXXXXX");
+	if (mkdtemp(jd.dir) == NULL)
+		return -1;
+	snprintf(portfile, sizeof(portfile), "%s/port", jd.dir);
+	jd.pid = fork();
+	if (jd.pid < 0)
+		return -1;
+	if (jd.pid == 0) {
+		execl(PYTHON, PYTHON, DOUBLE, "--port", "0", "--port-file", portfile, "--users",
+		      "alice:" ALICE_TOKEN ",viewer:tok-viewer:read", "--version", "2.426.3",
+		      (char *)NULL);
+		_exit(127);
+	}
+	deadline = time_mono_ms() + 10000;
+	while (time_mono_ms() < deadline) {
+		if (waitpid(jd.pid, NULL, WNOHANG) == jd.pid) {
+			jd.pid = 0;
+			break;
+		}
+		f = fopen(portfile, "r");
+		if (f) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+			if (port > 0)
+				break;
+		}
+		sleep_ms(20);
+	}
+	if (port <= 0) {
+		fprintf(stderr, "the Jenkins double did not start within 10 s\n");
+		double_stop();
+		return -1;
+	}
+	snprintf(jd.url, sizeof(jd.url), "http://127.0.0.1:%d", port);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	double_stop();
+	return 0;
+}
+
+static void need_double(void)
+{
+	if (jd.url[0] == '\0')
+		skip();
+}
+
+static struct http_client *client_new(const char *user, const char *token, size_t max)
+{
+	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
+	struct http_client *c;
+
+	o.base_url = jd.url;
+	o.user = user;
+	o.token = token;
+	o.connect_timeout_ms = 2000;
+	o.timeout_ms = 10000;
+	o.max_response = max;
+	o.stream_stall_s = 10;
+	assert_int_equal(http_client_new(&c, &o), 0);
+	return c;
+}
+
+/* One request that must get an answer; returns http_check_status's code. */
+static int request_status(struct http_client *c, const char *user, const char *method,
+			  const char *path, const char *ctype, const char *body)
+{
+	struct http_response r;
+	int rc;
+
+	assert_int_equal(http_request(&r, c, method, path, ctype, body, body ? strlen(body) : 0), 0);
+	rc = http_check_status(&r, user);
+	http_response_dispose(&r);
+	return rc;
+}
+
+static void test_http__get_reads_status_body_and_x_jenkins(void **state)
+{
+	struct http_client *c;
+	struct http_response r;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", ALICE_TOKEN, 0);
+	for (int i = 0; i < 2; i++) { /* the second one reuses the connection */
+		assert_int_equal(http_request(&r, c, "GET", "/api/json", NULL, NULL, 0), 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(http_check_status(&r, "alice"), 0);
+		assert_string_equal(r.x_jenkins, "2.426.3");
+		assert_true(http_jenkins_at_least(r.x_jenkins, 2, 211));
+		assert_non_null(r.content_type);
+		assert_non_null(strstr(buf_cstr(&r.body), "hudson.model.Hudson"));
+		http_response_dispose(&r);
+	}
+	http_client_free(c);
+}
+
+static void test_http__bad_token_is_eauth_without_the_token(void **state)
+{
+	struct http_client *c;
+	struct http_response r;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", "wrong-t0ken-xyz", 0);
+	assert_int_equal(http_request(&r, c, "GET", "/api/json", NULL, NULL, 0), 0);
+	assert_int_equal(r.status, 401);
+	assert_int_equal(http_check_status(&r, "alice"), DA_EAUTH);
+	assert_non_null(strstr(error_last(), "'alice'"));
+	assert_non_null(strstr(error_last(), jd.url));
+	assert_non_null(strstr(error_last(), "401"));
+	assert_null(strstr(error_last(), "wrong-t0ken-xyz"));
+	assert_null(strstr(error_last(), "<"));
+	http_response_dispose(&r);
+	http_client_free(c);
+}
+
+static void test_http__missing_permission_is_named(void **state)
+{
+	struct http_client *c;
+
+	(void)state;
+	need_double();
+	c = client_new("viewer", "tok-viewer", 0);
+	assert_int_equal(request_status(c, "viewer", "POST", "/createItem?name=nope",
+					"application/xml", folder_xml),
+			 DA_EAUTH);
+	assert_non_null(strstr(error_last(), "hudson.model.Item.Create"));
+	assert_non_null(strstr(error_last(), "'viewer'"));
+	assert_null(strstr(error_last(), "<"));
+	http_client_free(c);
+}
+
+static void test_http__duplicate_item_gives_x_error(void **state)
+{
+	struct http_client *c;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", ALICE_TOKEN, 0);
+	assert_int_equal(request_status(c, "alice", "POST", "/createItem?name=dup",
+					"application/xml", folder_xml),
+			 0);
+	assert_int_equal(request_status(c, "alice", "POST", "/createItem?name=dup",
+					"application/xml", folder_xml),
+			 DA_EINVALID);
+	assert_non_null(strstr(error_last(), "A job already exists with the name"));
+	assert_non_null(strstr(error_last(), "POST "));
+	assert_null(strstr(error_last(), "<"));
+	http_client_free(c);
+}
+
+static void test_http__missing_item_is_enotfound(void **state)
+{
+	struct http_client *c;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", ALICE_TOKEN, 0);
+	assert_int_equal(request_status(c, "alice", "GET", "/job/nope/api/json", NULL, NULL),
+			 DA_ENOTFOUND);
+	assert_non_null(strstr(error_last(), "/job/nope/api/json"));
+	assert_non_null(strstr(error_last(), "404"));
+	http_client_free(c);
+}
+
+static void test_http__status_503_is_eretry(void **state)
+{
+	struct http_client *c;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", ALICE_TOKEN, 0);
+	assert_int_equal(request_status(c, "alice", "POST", "/_double/faults", "application/json",
+					"{\"status503\": 1, \"match\": \"^/api/json\"}"),
+			 0);
+	assert_int_equal(request_status(c, "alice", "GET", "/api/json", NULL, NULL), DA_ERETRY);
+	assert_non_null(strstr(error_last(), "503"));
+	assert_null(strstr(error_last(), "<"));
+	/* The fault was for one request only. */
+	assert_int_equal(request_status(c, "alice", "GET", "/api/json", NULL, NULL), 0);
+	http_client_free(c);
+}
+
+static void test_http__answer_past_cap_is_etoobig(void **state)
+{
+	struct http_client *c;
+	struct http_response r;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", ALICE_TOKEN, 64);
+	assert_int_equal(http_request(&r, c, "GET", "/api/json", NULL, NULL, 0), DA_ETOOBIG);
+	assert_non_null(strstr(error_last(), "64 bytes"));
+	assert_true(r.body.len <= 64);
+	http_response_dispose(&r);
+	/* The handle is still usable after an aborted transfer. */
+	assert_int_equal(http_request(&r, c, "GET", "/_double/faults", NULL, NULL, 0), 0);
+	assert_int_equal(r.status, 200);
+	http_response_dispose(&r);
+	http_client_free(c);
+}
+
+static void test_http__slow_answer_is_etimeout(void **state)
+{
+	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
+	struct http_client *c, *ctl;
+	struct http_response r;
+	uint64_t t0;
+
+	(void)state;
+	need_double();
+	ctl = client_new("alice", ALICE_TOKEN, 0);
+	assert_int_equal(request_status(ctl, "alice", "POST", "/_double/faults", "application/json",
+					"{\"slow\": 1, \"delay_ms\": 1500, \"match\": \"^/api/json\"}"),
+			 0);
+	o.base_url = jd.url;
+	o.user = "alice";
+	o.token = ALICE_TOKEN;
+	o.timeout_ms = 300;
+	assert_int_equal(http_client_new(&c, &o), 0);
+	t0 = time_mono_ms();
+	assert_int_equal(http_request(&r, c, "GET", "/api/json", NULL, NULL, 0), DA_ETIMEOUT);
+	assert_true(time_mono_ms() - t0 < 1400);
+	assert_non_null(strstr(error_last(), "timed out"));
+	assert_int_equal(r.status, 0);
+	http_response_dispose(&r);
+	http_client_free(c);
+	http_client_free(ctl);
+}
+
+static void test_http__connection_refused_is_eretry(void **state)
+{
+	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct http_client *c;
+	struct http_response r;
+	char url[64];
+	int fd;
+
+	(void)state;
+	/* A port that was just free and is closed again: nobody listens there. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+
+	o.base_url = url;
+	o.user = "alice";
+	o.token = ALICE_TOKEN;
+	o.connect_timeout_ms = 2000;
+	o.timeout_ms = 5000;
+	assert_int_equal(http_client_new(&c, &o), 0);
+	assert_int_equal(http_request(&r, c, "GET", "/queue/api/json", NULL, NULL, 0), DA_ERETRY);
+	assert_non_null(strstr(error_last(), url));
+	assert_non_null(strstr(error_last(), "GET "));
+	assert_null(strstr(error_last(), ALICE_TOKEN));
+	http_response_dispose(&r);
+	http_client_free(c);
+}
+
+static void test_http__client_refuses_bad_urls(void **state)
+{
+	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
+	struct http_client *c;
+	const char *bad[] = { "ftp://x", "http://", "http://u:p@host", "localhost:8080", "http://a b" };
+
+	(void)state;
+	o.user = "alice";
+	o.token = ALICE_TOKEN;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o.base_url = bad[i];
+		assert_int_equal(http_client_new(&c, &o), DA_EINVALID);
+		assert_null(c);
+		assert_null(strstr(error_last(), ALICE_TOKEN));
+	}
+	o.base_url = "https://jenkins.example/ci/";
+	assert_int_equal(http_client_new(&c, &o), 0);
+	assert_string_equal(http_client_base_url(c), "https://jenkins.example/ci");
+	http_client_free(c);
+}
+
+static void test_http__check_status_takes_title_not_page(void **state)
+{
+	struct http_response r;
+	char *page;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, 1 << 20);
+	r.status = 500;
+	r.url = xstrdup("http://j/x");
+	r.method = xstrdup("GET");
+	r.content_type = xstrdup("text/html;charset=utf-8");
+	page = xcalloc(1, 5000);
+	memset(page, 'A', 4000);
+	assert_int_equal(buf_printf(&r.body, "<html><head><TITLE>\n  Oops!\r\n%s</title></head><body>%s"
+					      "</body></html>", page, "secret page body"), 0);
+	assert_int_equal(http_check_status(&r, "alice"), DA_ERETRY);
+	assert_non_null(strstr(error_last(), "Oops! AAAA"));
+	assert_null(strstr(error_last(), "secret page body"));
+	assert_null(strstr(error_last(), "\n"));
+	assert_true(strlen(error_last()) < 300);
+	r.status = 303;
+	assert_int_equal(http_check_status(&r, "alice"), 0);
+	r.status = 409;
+	assert_int_equal(http_check_status(&r, "alice"), DA_ECONFLICT);
+	free(page);
+	http_response_dispose(&r);
+}
+
+static void test_http__jenkins_versions(void **state)
+{
+	int a, b, c;
+
+	(void)state;
+	assert_int_equal(http_jenkins_version(&a, &b, &c, "2.426.3"), 0);
+	assert_int_equal(a, 2);
+	assert_int_equal(b, 426);
+	assert_int_equal(c, 3);
+	assert_int_equal(http_jenkins_version(&a, &b, &c, "2.211"), 0);
+	assert_int_equal(c, 0);
+	assert_true(http_jenkins_at_least("2.211", 2, 211));
+	assert_false(http_jenkins_at_least("2.210", 2, 211));
+	assert_true(http_jenkins_at_least("2.426.3", 2, 211));
+	assert_true(http_jenkins_at_least("3.1", 2, 211));
+	assert_true(http_jenkins_at_least("2.453-SNAPSHOT (private)", 2, 211));
+	assert_false(http_jenkins_at_least("1.999", 2, 211));
+	assert_false(http_jenkins_at_least(NULL, 2, 211));
+	assert_false(http_jenkins_at_least("", 2, 211));
+	assert_false(http_jenkins_at_least("garbage", 2, 211));
+	assert_false(http_jenkins_at_least("2.", 2, 211));
+	assert_false(http_jenkins_at_least("2.4x", 2, 211));
+	assert_false(http_jenkins_at_least("99999999999.1", 2, 211));
+	assert_int_equal(http_jenkins_version(&a, &b, &c, "junk"), DA_EINVALID);
+}
+
+static void test_http__backoff_stays_in_bounds(void **state)
+{
+	unsigned seen_max = 0, v;
+	bool varied = false;
+
+	(void)state;
+	for (unsigned attempt = 0; attempt < 40; attempt++) {
+		unsigned cap = attempt < 10 ? (100u << attempt) : 30000u;
+
+		if (cap > 30000u)
+			cap = 30000u;
+		for (int i = 0; i < 200; i++) {
+			v = http_backoff_ms(attempt, 100, 30000);
+			assert_true(v <= cap);
+			if (v > seen_max)
+				seen_max = v;
+			if (v != http_backoff_ms(attempt, 100, 30000))
+				varied = true;
+		}
+	}
+	assert_true(varied);
+	assert_true(seen_max > 15000); /* full jitter reaches high in the range */
+	assert_int_equal(http_backoff_ms(5, 0, 1000), 0);
+	assert_true(http_backoff_ms(UINT32_MAX, 1000, 5000) <= 5000);
+	assert_true(http_backoff_ms(3, 4000000000u, 4100000000u) <= 4100000000u);
+}
+
+/* The body of one run record, piece by piece: each piece is one chunk. */
+struct record {
+	const char *const *pieces;
+	size_t next;
+	struct http_client *peek; /* a second client that reads the log mid-stream */
+	bool seen_live;
+};
+
+static bool console_has(struct http_client *c, const char *path, const char *want)
+{
+	struct http_response r;
+	bool found = false;
+
+	if (http_request(&r, c, "GET", path, NULL, NULL, 0) == 0 && r.status == 200)
+		found = strstr(buf_cstr(&r.body), want) != NULL;
+	http_response_dispose(&r);
+	return found;
+}
+
+static ssize_t record_read(char *buf, size_t len, void *payload)
+{
+	struct record *rec = payload;
+	const char *p = rec->pieces[rec->next];
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	if (strcmp(p, "ABORT") == 0)
+		return -1;
+	if (strcmp(p, "PEEK") == 0) {
+		/* "hello" went out as HEX<!----> : Jenkins shows it while we still stream. */
+		uint64_t deadline = time_mono_ms() + 5000;
+
+		while (!rec->seen_live && time_mono_ms() < deadline) {
+			rec->seen_live = console_has(rec->peek, "/job/rec/job/one-runs/lastBuild/consoleText",
+						     "hello\n");
+			if (!rec->seen_live)
+				sleep_ms(50);
+		}
+		p = "<!---->";
+	}
+	n = strlen(p);
+	assert_true(n <= len);
+	memcpy(buf, p, n);
+	rec->next++;
+	return (ssize_t)n;
+}
+
+static void test_http__stream_post_records_a_run(void **state)
+{
+	/* 68656c6c6f0a is "hello\n". */
+	static const char *const pieces[] = {
+		"<run><log encoding=\"hexBinary\" content-encoding=\"UTF-8\">",
+		"68656c6c6f0a<!---->",
+		"PEEK",
+		"<!---->",
+		"</log><result>0</result><duration>5</duration></run>",
+		NULL,
+	};
+	struct record rec = { .pieces = pieces };
+	struct http_client *c;
+	struct http_response r;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", ALICE_TOKEN, 0);
+	rec.peek = client_new("alice", ALICE_TOKEN, 0);
+	assert_int_equal(request_status(c, "alice", "POST", "/createItem?name=rec",
+					"application/xml", folder_xml),
+			 0);
+	assert_int_equal(request_status(c, "alice", "POST", "/job/rec/createItem?name=one-runs",
+					"application/xml", external_xml),
+			 0);
+	assert_int_equal(http_stream_post(&r, c, "/job/rec/job/one-runs/postBuildResult",
+					  "application/xml; charset=UTF-8", record_read, &rec),
+			 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(http_check_status(&r, "alice"), 0);
+	http_response_dispose(&r);
+	assert_true(rec.seen_live);
+	assert_true(console_has(c, "/job/rec/job/one-runs/1/consoleText", "\nhello\n"));
+	assert_true(console_has(c, "/job/rec/job/one-runs/1/api/json", "\"SUCCESS\""));
+	assert_true(console_has(c, "/job/rec/job/one-runs/1/api/json", "\"duration\": 5") ||
+		    console_has(c, "/job/rec/job/one-runs/1/api/json", "\"duration\":5"));
+	http_client_free(rec.peek);
+	http_client_free(c);
+}
+
+static void test_http__stream_abort_is_ecancelled(void **state)
+{
+	static const char *const pieces[] = {
+		"<run><log encoding=\"hexBinary\">",
+		"6869<!---->",
+		"ABORT",
+		NULL,
+	};
+	struct record rec = { .pieces = pieces };
+	struct http_client *c;
+	struct http_response r;
+
+	(void)state;
+	need_double();
+	c = client_new("alice", ALICE_TOKEN, 0);
+	assert_int_equal(request_status(c, "alice", "POST", "/createItem?name=ab",
+					"application/xml", folder_xml),
+			 0);
+	assert_int_equal(request_status(c, "alice", "POST", "/job/ab/createItem?name=x-runs",
+					"application/xml", external_xml),
+			 0);
+	assert_int_equal(http_stream_post(&r, c, "/job/ab/job/x-runs/postBuildResult",
+					  "application/xml; charset=UTF-8", record_read, &rec),
+			 DA_ECANCELLED);
+	assert_int_equal(r.status, 0);
+	http_response_dispose(&r);
+	/* The same client goes on working on a new connection. */
+	assert_int_equal(request_status(c, "alice", "GET", "/api/json", NULL, NULL), 0);
+	http_client_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_http__get_reads_status_body_and_x_jenkins),
+		cmocka_unit_test(test_http__bad_token_is_eauth_without_the_token),
+		cmocka_unit_test(test_http__missing_permission_is_named),
+		cmocka_unit_test(test_http__duplicate_item_gives_x_error),
+		cmocka_unit_test(test_http__missing_item_is_enotfound),
+		cmocka_unit_test(test_http__status_503_is_eretry),
+		cmocka_unit_test(test_http__answer_past_cap_is_etoobig),
+		cmocka_unit_test(test_http__slow_answer_is_etimeout),
+		cmocka_unit_test(test_http__connection_refused_is_eretry),
+		cmocka_unit_test(test_http__client_refuses_bad_urls),
+		cmocka_unit_test(test_http__check_status_takes_title_not_page),
+		cmocka_unit_test(test_http__jenkins_versions),
+		cmocka_unit_test(test_http__backoff_stays_in_bounds),
+		cmocka_unit_test(test_http__stream_post_records_a_run),
+		cmocka_unit_test(test_http__stream_abort_is_ecancelled),
+	};
+	int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
+
+	/* libcurl's global state, so that the sanitizer build reports no leak. */
+	curl_global_cleanup();
+	return failed;
+}
