@@ -376,6 +376,32 @@ static int record_utf8_put(struct buf *b, uint32_t c)
 	return buf_put(b, u, n);
 }
 
+/* A character reference &#N; or &#xN; (the part after '#'): a character XML allows, as UTF-8. */
+static int record_charref_put(struct buf *b, const char *ref, size_t len)
+{
+	bool hex = len > 0 && ref[0] == 'x';
+	size_t k = hex ? 1 : 0;
+	uint32_t v = 0;
+	bool ok = k < len;
+
+	for (; ok && k < len; k++) {
+		int d = -1;
+
+		if (ref[k] >= '0' && ref[k] <= '9')
+			d = ref[k] - '0';
+		else if (hex && ref[k] >= 'a' && ref[k] <= 'f')
+			d = ref[k] - 'a' + 10;
+		else if (hex && ref[k] >= 'A' && ref[k] <= 'F')
+			d = ref[k] - 'A' + 10;
+		ok = d >= 0 && (v = v * (hex ? 16 : 10) + (uint32_t)d) <= 0x10ffff;
+	}
+	if (!ok || !record_xml_char_ok(v) || (v >= 0xd800 && v <= 0xdfff)) {
+		error_set("run record: bad character reference &#%.*s;", (int)len, ref);
+		return DA_EINVALID;
+	}
+	return record_utf8_put(b, v);
+}
+
 /*
  * Append the characters of [p, end) to the text: the request reader
  * replaces broken UTF-8 with U+FFFD (Jetty's InputStreamReader), the
@@ -425,30 +451,8 @@ static int record_chars_put(struct record_cursor *c, const char *p, const char *
 				}
 			}
 			if (!found && ref[0] == '#') {
-				bool hex = rlen > 1 && ref[1] == 'x';
-				size_t k = hex ? 2 : 1;
-				uint32_t v = 0;
-
-				if (k == rlen)
-					goto bad_ref;
-				for (; k < rlen; k++) {
-					int d;
-
-					if (ref[k] >= '0' && ref[k] <= '9')
-						d = ref[k] - '0';
-					else if (hex && ref[k] >= 'a' && ref[k] <= 'f')
-						d = ref[k] - 'a' + 10;
-					else if (hex && ref[k] >= 'A' && ref[k] <= 'F')
-						d = ref[k] - 'A' + 10;
-					else
-						goto bad_ref;
-					v = v * (hex ? 16 : 10) + (uint32_t)d;
-					if (v > 0x10ffff)
-						goto bad_ref;
-				}
-				if (!record_xml_char_ok(v) || (v >= 0xd800 && v <= 0xdfff))
-					goto bad_ref;
-				rc = record_utf8_put(&c->text, v);
+				if ((rc = record_charref_put(&c->text, ref + 1, rlen - 1)) < 0)
+					return rc;
 				found = true;
 			}
 			if (!found) {
@@ -457,9 +461,6 @@ static int record_chars_put(struct record_cursor *c, const char *p, const char *
 			}
 			i += rlen + 2;
 			continue;
-bad_ref:
-			error_set("run record: bad character reference &%.*s;", (int)rlen, ref);
-			return DA_EINVALID;
 		}
 		if (cp == '>' && refs && i >= 2 && s[i - 1] == ']' && s[i - 2] == ']') {
 			error_set("run record: ']]>' in character data");

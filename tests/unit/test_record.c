@@ -299,7 +299,7 @@ static void test_record__parse_reproduces_decodingstream_corruption(void **state
 	/* Uppercase works; letters past f are not validated (g = 16). */
 	parse_log_equal("6C6cg1", "ll\x01", 3);
 	/* Character references are text too. */
-	parse_log_equal("&#x36;8", "h", 1);
+	parse_log_equal("&#x36;8&#54;&#x39;", "hi", 2);
 }
 
 static void test_record__parse_reads_results_as_jenkins(void **state)
@@ -355,6 +355,10 @@ static void test_record__parse_refuses_what_jenkins_fails(void **state)
 		"<!DOCTYPE run [<!ENTITY x \"y\">]>" HEAD "</log><result>0</result></run>",
 		HEAD "&x;</log><result>0</result></run>",
 		HEAD "&#0;</log><result>0</result></run>",
+		HEAD "&#xD800;</log><result>0</result></run>",
+		HEAD "&#x;</log><result>0</result></run>",
+		HEAD "&#12a;</log><result>0</result></run>",
+		HEAD "&#x110000;</log><result>0</result></run>",
 		HEAD "\x01</log><result>0</result></run>",
 		HEAD "</log><result>0</result><duration>abc</duration></run>",
 		HEAD "</log><result>0</result><duration>9223372036854775808</duration></run>",
