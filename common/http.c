@@ -52,8 +52,13 @@ struct http_transfer {
 	struct http_response *rsp;
 	bool too_big;
 	bool aborted;
+	bool stalled;
 	http_stream_read_cb *read;
 	void *payload;
+	/* Stall watch of a stream: when a byte last moved, and the counters then. */
+	uint64_t moved_ms;
+	curl_off_t ul, dl;
+	long stall_ms;
 };
 
 static pthread_once_t http_global_once = PTHREAD_ONCE_INIT;
@@ -257,7 +262,36 @@ static size_t http_on_read(char *buffer, size_t size, size_t nitems, void *userd
 	}
 	if ((size_t)n > size * nitems)
 		n = (ssize_t)(size * nitems);
+	/* Time spent waiting for the producer is not the server's stall. */
+	t->moved_ms = time_mono_ms();
 	return (size_t)n;
+}
+
+/*
+ * Our own stall watch for streams. curl's LOW_SPEED check averages speed
+ * over a window of several seconds, so it reacts late and depends on the
+ * size of keep-alive chunks; "no byte moved either way for N s" is what we
+ * mean and what the caller's keep-alives are sized against.
+ */
+static int http_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+			    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_transfer *t = userdata;
+	uint64_t now = time_mono_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (ulnow != t->ul || dlnow != t->dl) {
+		t->ul = ulnow;
+		t->dl = dlnow;
+		t->moved_ms = now;
+		return 0;
+	}
+	if (now - t->moved_ms > (uint64_t)t->stall_ms) {
+		t->stalled = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* Options every request has; applied after each curl_easy_reset. */
@@ -327,6 +361,10 @@ static int http_perform(struct http_client *c, struct http_transfer *t, long lim
 		error_set("%s %s: the answer is larger than the limit of %zu bytes", r->method,
 			  r->url, c->max_response);
 		rc = DA_ETOOBIG;
+	} else if (t->stalled) {
+		error_set("%s %s: no byte moved for %ld s; the server or the network is gone",
+			  r->method, r->url, t->stall_ms / 1000);
+		rc = DA_ETIMEOUT;
 	} else if (t->aborted || cc == CURLE_ABORTED_BY_CALLBACK) {
 		error_set("%s %s: the request body was aborted by its producer", r->method, r->url);
 		rc = DA_ECANCELLED;
@@ -426,7 +464,9 @@ out:
 int http_stream_post(struct http_response *out, struct http_client *c, const char *path,
 		     const char *content_type, http_stream_read_cb *read, void *payload)
 {
-	struct http_transfer t = { .rsp = out, .read = read, .payload = payload };
+	struct http_transfer t = { .rsp = out, .read = read, .payload = payload,
+				   .moved_ms = time_mono_ms(),
+				   .stall_ms = c->stream_stall_s * 1000 };
 	struct curl_slist *hdrs = NULL;
 	char *ct = NULL;
 	CURLcode cc = CURLE_OK;
@@ -461,12 +501,13 @@ int http_stream_post(struct http_response *out, struct http_client *c, const cha
 	SET(CURLOPT_FRESH_CONNECT, 1L);
 	/*
 	 * A run lasts as long as it lasts: no overall limit. A dead server is
-	 * noticed when nothing moves (below 1 byte/s) for stream_stall_s; the
-	 * caller's keep-alive comments keep an idle but live stream above it.
+	 * noticed when no byte moves for stream_stall_s (http_on_progress);
+	 * the caller's keep-alive comments keep an idle but live stream moving.
 	 */
 	SET(CURLOPT_TIMEOUT_MS, 0L);
-	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, c->stream_stall_s);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, http_on_progress);
+	SET(CURLOPT_XFERINFODATA, &t);
 #undef SET
 	if (cc != CURLE_OK) {
 		error_set("POST %s: setting up the stream failed: %s", out->url, curl_easy_strerror(cc));
