@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include "error.h"
 #include "http.h"
+#include "log.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -201,6 +203,42 @@ static void test_http__bad_token_is_eauth_without_the_token(void **state)
 	assert_null(strstr(error_last(), "<"));
 	http_response_dispose(&r);
 	http_client_free(c);
+}
+
+static void test_http__debug_log_names_url_not_token(void **state)
+{
+	char path[128], text[8192];
+	struct http_client *c;
+	int saved, fd;
+	ssize_t n;
+
+	(void)state;
+	need_double();
+	snprintf(path, sizeof(path), "%s/log", jd.dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	log_set_level(LOG_DEBUG);
+	c = client_new("alice", ALICE_TOKEN, 0);
+	request_status(c, "alice", "GET", "/api/json", NULL, NULL);
+	http_client_free(c);
+	c = client_new("alice", "wrong-t0ken-xyz", 0);
+	request_status(c, "alice", "GET", "/api/json", NULL, NULL);
+	http_client_free(c);
+	log_set_level(LOG_INFO);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "/api/json"));
+	assert_null(strstr(text, ALICE_TOKEN));
+	assert_null(strstr(text, "wrong-t0ken-xyz"));
 }
 
 static void test_http__missing_permission_is_named(void **state)
@@ -701,6 +739,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http__get_reads_status_body_and_x_jenkins),
 		cmocka_unit_test(test_http__bad_token_is_eauth_without_the_token),
+		cmocka_unit_test(test_http__debug_log_names_url_not_token),
 		cmocka_unit_test(test_http__missing_permission_is_named),
 		cmocka_unit_test(test_http__duplicate_item_gives_x_error),
 		cmocka_unit_test(test_http__missing_item_is_enotfound),
