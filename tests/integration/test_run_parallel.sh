@@ -13,7 +13,10 @@ cat > "$T/jobs/pods.xml" <<'XML'
     <parallel name="pods" count="4">
       <branch name="prep{n}">
         <step name="spin-up" shell="true"><script>
-          date +%s%N > "$STATE_DIR/marks/$BRANCH.start"
+          # Written whole, then renamed: another branch must never count a start
+          # whose time is not in it yet.
+          date +%s%N > "$STATE_DIR/marks/$BRANCH.tmp"
+          mv "$STATE_DIR/marks/$BRANCH.tmp" "$STATE_DIR/marks/$BRANCH.start"
           echo "spinning up $BRANCH (index $BRANCH_INDEX)"
           # Wait until every branch has started: only true parallelism gets past this.
           for i in $(seq 1 100); do
