@@ -402,13 +402,35 @@ static int http_response_start(struct http_response *out, struct http_client *c,
 	return 0;
 }
 
+/* The headers every request sends (curl copies the strings). */
+static struct curl_slist *http_headers_new(const char *content_type, bool chunked)
+{
+	struct curl_slist *hdrs = NULL;
+	char *ct = NULL;
+
+	/* libcurl's 100-continue wait only adds a round trip with Jenkins. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	/* Queue 'why' strings are localised per request (jenkins-api.md §5.3). */
+	hdrs = curl_slist_append(hdrs, "Accept-Language: en");
+	/* POST + read callback + this header: libcurl frames each read as one chunk. */
+	if (chunked)
+		hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+	if (content_type) {
+		ct = xasprintf("Content-Type: %s", content_type);
+		hdrs = curl_slist_append(hdrs, ct);
+		free(ct);
+	}
+	if (hdrs == NULL)
+		fatal("out of memory");
+	return hdrs;
+}
+
 int http_request(struct http_response *out, struct http_client *c, const char *method,
 		 const char *path_and_query, const char *content_type, const void *body,
 		 size_t body_len)
 {
 	struct http_transfer t = { .rsp = out };
 	struct curl_slist *hdrs = NULL;
-	char *ct = NULL;
 	CURLcode cc = CURLE_OK;
 	int rc;
 
@@ -418,16 +440,7 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
 	rc = http_client_setup(c, &t, out->url);
 	if (rc != 0)
 		goto out;
-	/* libcurl's 100-continue wait only adds a round trip with Jenkins. */
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	/* Queue 'why' strings are localised per request (jenkins-api.md §5.3). */
-	hdrs = curl_slist_append(hdrs, "Accept-Language: en");
-	if (content_type) {
-		ct = xasprintf("Content-Type: %s", content_type);
-		hdrs = curl_slist_append(hdrs, ct);
-	}
-	if (hdrs == NULL)
-		fatal("out of memory");
+	hdrs = http_headers_new(content_type, false);
 	cc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
 	if (strcmp(method, "GET") == 0) {
 		if (cc == CURLE_OK)
@@ -456,7 +469,6 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
 	rc = http_perform(c, &t, c->timeout_ms);
 out:
 	curl_slist_free_all(hdrs);
-	free(ct);
 	return rc;
 }
 
@@ -467,7 +479,6 @@ int http_stream_post(struct http_response *out, struct http_client *c, const cha
 				   .moved_ms = time_mono_ms(),
 				   .stall_ms = c->stream_stall_s * 1000 };
 	struct curl_slist *hdrs = NULL;
-	char *ct = NULL;
 	CURLcode cc = CURLE_OK;
 	int rc;
 
@@ -477,16 +488,7 @@ int http_stream_post(struct http_response *out, struct http_client *c, const cha
 	rc = http_client_setup(c, &t, out->url);
 	if (rc != 0)
 		goto out;
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	hdrs = curl_slist_append(hdrs, "Accept-Language: en");
-	/* POST + read callback + this header: libcurl frames each read as one chunk. */
-	hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
-	if (content_type) {
-		ct = xasprintf("Content-Type: %s", content_type);
-		hdrs = curl_slist_append(hdrs, ct);
-	}
-	if (hdrs == NULL)
-		fatal("out of memory");
+	hdrs = http_headers_new(content_type, true);
 #define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(c->curl, opt, val); } while (0)
 	SET(CURLOPT_HTTPHEADER, hdrs);
 	SET(CURLOPT_POST, 1L);
@@ -516,7 +518,6 @@ int http_stream_post(struct http_response *out, struct http_client *c, const cha
 	rc = http_perform(c, &t, c->stream_stall_s * 1000);
 out:
 	curl_slist_free_all(hdrs);
-	free(ct);
 	return rc;
 }
 
