@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define PROC_CHUNK (64 * 1024)          /* one read, one callback */
@@ -100,14 +101,6 @@ struct proc_wait {
 };
 
 bool proc__no_pidfd;
-
-static uint64_t proc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* execve's prototype predates const; it never writes the arrays. */
 static char *const *proc_unconst(const char *const *v)
@@ -350,7 +343,7 @@ static int proc_wait(struct proc_wait *w, struct proc_result *r,
 		struct pollfd pfd[3];
 		int nfds = 0, i_out = -1, i_pid = -1, i_cancel = -1;
 		int timeout = -1, n;
-		uint64_t now = proc_now_ms();
+		uint64_t now = time_mono_ms();
 
 		if (w->exited && w->out_fd < 0)
 			return 0;
@@ -406,7 +399,7 @@ static int proc_wait(struct proc_wait *w, struct proc_result *r,
 			proc_signal_group(w->pid, SIGKILL);
 			return DA_ERROR;
 		}
-		now = proc_now_ms();
+		now = time_mono_ms();
 
 		if (i_out >= 0 && pfd[i_out].revents != 0) {
 			/* One read per wakeup, so the clocks stay checked under a flood. */
@@ -536,7 +529,7 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 	struct proc_wait w;
 	int out_pipe[2] = { -1, -1 };
 	char *chunk = NULL;
-	uint64_t start = proc_now_ms();
+	uint64_t start = time_mono_ms();
 	int err = DA_ERROR, status = 0;
 	pid_t pid = -1;
 
@@ -588,7 +581,7 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 		err = DA_ERROR;
 		goto out;
 	}
-	out->elapsed_ms = (unsigned long)(proc_now_ms() - start);
+	out->elapsed_ms = (unsigned long)(time_mono_ms() - start);
 	if (WIFEXITED(status)) {
 		out->exited = true;
 		out->exit_code = WEXITSTATUS(status);
