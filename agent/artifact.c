@@ -1,4 +1,5 @@
 /* artifact.c - store and fetch Build outputs with their SHA-256. */
+#define _GNU_SOURCE /* mkostemp */
 #include "artifact.h"
 
 #include <errno.h>
@@ -96,77 +97,85 @@ out:
 	return rc;
 }
 
-/* Write src to path atomically (temp file, fsync, rename), hashing it. */
-static int copy_atomic(const char *src, const char *path, char hex[ARTIFACT_SHA256_HEX])
+/*
+ * Atomic replacement in two halves shared by both writers: a unique
+ * temporary file beside path (mkostemp, so two runs storing at once never
+ * share one), then fsync, close and rename over path.
+ */
+static int atomic_begin(char **tmp_out, const char *path)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int in = -1, outfd = -1, rc = DA_ERROR;
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		error_set_errno("cannot open %s", src);
-		goto out;
+	if (fd < 0) {
+		error_set_errno("cannot create a temporary file beside %s", path);
+		free(tmp);
+		*tmp_out = NULL;
+		return -1;
 	}
-	outfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (outfd < 0) {
-		error_set_errno("cannot create %s", tmp);
-		goto out;
-	}
-	if (copy_hashing(in, src, outfd, tmp, hex) < 0)
-		goto out;
-	if (fsync(outfd) < 0) {
+	fchmod(fd, 0644);
+	*tmp_out = tmp;
+	return fd;
+}
+
+/* Finish what atomic_begin started; on failure the temporary file is gone. Closes fd. */
+static int atomic_commit(int fd, char *tmp, const char *path, bool ok)
+{
+	int rc = ok ? 0 : DA_ERROR;
+
+	if (rc == 0 && fsync(fd) < 0) {
 		error_set_errno("cannot sync %s", tmp);
-		goto out;
+		rc = DA_ERROR;
 	}
-	if (close(outfd) < 0) {
-		outfd = -1;
+	if (close(fd) < 0 && rc == 0) {
 		error_set_errno("cannot write %s", tmp);
-		goto out;
+		rc = DA_ERROR;
 	}
-	outfd = -1;
-	if (rename(tmp, path) < 0) {
+	if (rc == 0 && rename(tmp, path) < 0) {
 		error_set_errno("cannot rename %s to %s", tmp, path);
-		goto out;
+		rc = DA_ERROR;
 	}
-	rc = 0;
-out:
-	if (in >= 0)
-		close(in);
-	if (outfd >= 0)
-		close(outfd);
 	if (rc < 0)
 		unlink(tmp);
 	free(tmp);
 	return rc;
 }
 
+/* Write src to path atomically, hashing it. */
+static int copy_atomic(const char *src, const char *path, char hex[ARTIFACT_SHA256_HEX])
+{
+	char *tmp;
+	int in, fd;
+	bool ok;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		error_set_errno("cannot open %s", src);
+		return DA_ERROR;
+	}
+	fd = atomic_begin(&tmp, path);
+	if (fd < 0) {
+		close(in);
+		return DA_ERROR;
+	}
+	ok = copy_hashing(in, src, fd, tmp, hex) == 0;
+	close(in);
+	return atomic_commit(fd, tmp, path, ok);
+}
+
 static int write_text_atomic(const char *path, const char *text)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	size_t len = strlen(text);
-	int fd, rc = DA_ERROR;
+	char *tmp;
+	int fd = atomic_begin(&tmp, path);
+	bool ok;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		error_set_errno("cannot create %s", tmp);
-		goto out;
-	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+	if (fd < 0)
+		return DA_ERROR;
+	ok = write(fd, text, len) == (ssize_t)len;
+	if (!ok)
 		error_set_errno("cannot write %s", tmp);
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		error_set_errno("cannot rename %s to %s", tmp, path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	return atomic_commit(fd, tmp, path, ok);
 }
 
 int artifact_store(char sha_out[ARTIFACT_SHA256_HEX], const char *state_dir,
