@@ -103,6 +103,8 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
 				continue;
 			if (i + 1 >= argc)
 				return die_usage("%s needs a value", a);
+			if (cli->flag_count == sizeof(cli->flag_keys) / sizeof(cli->flag_keys[0]))
+				return die_usage("%s", "too many options");
 			cli->flag_keys[cli->flag_count][0] = flags[f].section;
 			cli->flag_keys[cli->flag_count][1] = flags[f].key;
 			cli->flag_keys[cli->flag_count][2] = argv[++i];
@@ -131,8 +133,6 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
 		} else {
 			return die_usage("unexpected argument '%s'", a);
 		}
-		if (cli->flag_count >= 8)
-			return die_usage("%s", "too many options");
 	}
 	return 0;
 }
