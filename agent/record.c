@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "error.h"
+#include "xmltext.h"
 #include "xmalloc.h"
 
 /* An empty comment: it ends a text event at once (§7.4) and decodes to nothing. */
@@ -151,113 +152,6 @@ out:
 	return rc;
 }
 
-/* Append U+FFFD, the stand-in for anything XML 1.0 cannot carry. */
-static int record_replacement_put(struct buf *b)
-{
-	return buf_put(b, "\xef\xbf\xbd", 3);
-}
-
-/*
- * Length of the valid UTF-8 sequence at s (n bytes available), 0 when it
- * is not one; *bad is then the length of the broken prefix to replace
- * (the "maximal subpart" of Unicode §3.9, at least 1). Sets *cp.
- */
-static size_t record_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp, size_t *bad)
-{
-	size_t len, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-	uint32_t c;
-
-	*bad = 1;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-		/* No overlong forms, no surrogates. */
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-		/* No overlong forms, nothing past U+10FFFF. */
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < len; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		c = c << 6 | (s[i] & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*cp = c;
-	return len;
-}
-
-/* Whether XML 1.0 allows code point c in a document (production Char). */
-static bool record_xml_char_ok(uint32_t c)
-{
-	if (c < 0x20)
-		return c == '\t' || c == '\n' || c == '\r';
-	return c != 0xfffe && c != 0xffff;
-}
-
-/* Append s as XML character data that can never end or break the document. */
-static int record_text_put(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, len, bad;
-	uint32_t c;
-	int rc = 0;
-
-	while (i < n && rc == 0) {
-		len = record_utf8_decode(p + i, n - i, &c, &bad);
-		if (len == 0 || !record_xml_char_ok(c)) {
-			rc = record_replacement_put(b);
-			i += len == 0 ? bad : len;
-			continue;
-		}
-		switch (c) {
-		case '&':
-			rc = buf_puts(b, "&amp;");
-			break;
-		case '<':
-			rc = buf_puts(b, "&lt;");
-			break;
-		case '>':
-			/* Also keeps "]]>" out of the text. */
-			rc = buf_puts(b, "&gt;");
-			break;
-		case '"':
-			rc = buf_puts(b, "&quot;");
-			break;
-		case '\r':
-			/* A literal CR would come back as LF (XML 1.0 §2.11). */
-			rc = buf_puts(b, "&#13;");
-			break;
-		default:
-			rc = buf_put(b, p + i, len);
-			break;
-		}
-		i += len;
-	}
-	return rc;
-}
-
 int record_close(struct record_writer *w, struct buf *out, enum record_result result,
     unsigned long duration_ms, const char *display_name, const char *description)
 {
@@ -282,13 +176,13 @@ int record_close(struct record_writer *w, struct buf *out, enum record_result re
 		goto out;
 	if (display_name) {
 		if ((rc = buf_puts(&tail, "<displayName>")) < 0 ||
-		    (rc = record_text_put(&tail, display_name)) < 0 ||
+		    (rc = xml_text_put(&tail, display_name)) < 0 ||
 		    (rc = buf_puts(&tail, "</displayName>")) < 0)
 			goto out;
 	}
 	if (description) {
 		if ((rc = buf_puts(&tail, "<description>")) < 0 ||
-		    (rc = record_text_put(&tail, description)) < 0 ||
+		    (rc = xml_text_put(&tail, description)) < 0 ||
 		    (rc = buf_puts(&tail, "</description>")) < 0)
 			goto out;
 	}
@@ -395,7 +289,7 @@ static int record_charref_put(struct buf *b, const char *ref, size_t len)
 			d = ref[k] - 'A' + 10;
 		ok = d >= 0 && (v = v * (hex ? 16 : 10) + (uint32_t)d) <= 0x10ffff;
 	}
-	if (!ok || !record_xml_char_ok(v) || (v >= 0xd800 && v <= 0xdfff)) {
+	if (!ok || !xml_char_ok(v) || (v >= 0xd800 && v <= 0xdfff)) {
 		error_set("run record: bad character reference &#%.*s;", (int)len, ref);
 		return DA_EINVALID;
 	}
@@ -416,13 +310,13 @@ static int record_chars_put(struct record_cursor *c, const char *p, const char *
 	int rc = 0;
 
 	while (i < n && rc == 0) {
-		len = record_utf8_decode(s + i, n - i, &cp, &bad);
+		len = xml_utf8_decode(s + i, n - i, &cp, &bad);
 		if (len == 0) {
-			rc = record_replacement_put(&c->text);
+			rc = xml_replacement_put(&c->text);
 			i += bad;
 			continue;
 		}
-		if (!record_xml_char_ok(cp)) {
+		if (!xml_char_ok(cp)) {
 			error_set("run record: invalid XML character U+%04X", (unsigned)cp);
 			return DA_EINVALID;
 		}
