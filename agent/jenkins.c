@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 #include "xmltext.h"
 
@@ -903,4 +904,59 @@ int jenkins_claim(struct jenkins *j, long long id)
 out:
 	free(path);
 	return rc;
+}
+
+/* ---------------------------------------------------------- from config */
+
+int jenkins_open_config(struct jenkins **out, const struct config *cfg, char *const *envp,
+			long wait_ms, volatile const int *stop)
+{
+	struct jenkins_opts o = { 0 };
+	struct jenkins *j = NULL;
+	char *token = NULL;
+	long long start = time_mono_ms();
+	unsigned attempt = 0;
+	int rc;
+
+	*out = NULL;
+	if (cfg->jenkins.url == NULL || cfg->jenkins.user == NULL) {
+		error_set("%s: [jenkins] url and user must be set", cfg->path ? cfg->path :
+			  "configuration");
+		return DA_EINVALID;
+	}
+	rc = config_read_secret(&token, "[jenkins] token_file", cfg->jenkins.token_file,
+				"DATAOPS_JENKINS_TOKEN", envp);
+	if (rc != 0)
+		return rc;
+	o.url = cfg->jenkins.url;
+	o.user = cfg->jenkins.user;
+	o.token = token;
+	rc = jenkins_new(&j, &o);
+	memset(token, 0, strlen(token));
+	free(token);
+	if (rc != 0)
+		return rc;
+	for (;;) {
+		unsigned delay;
+		long long waited;
+
+		rc = jenkins_hello(j);
+		if (rc != DA_ERETRY && rc != DA_ETIMEOUT)
+			break;
+		waited = time_mono_ms() - start;
+		if (wait_ms == 0 || (wait_ms > 0 && waited >= wait_ms) || (stop && *stop))
+			break;
+		delay = http_backoff_ms(attempt++, 500, 30000);
+		if (wait_ms > 0 && waited + (long long)delay > wait_ms)
+			delay = (unsigned)(wait_ms - waited);
+		log_warn("%s; retrying in %.1f s", error_last(), delay / 1000.0);
+		for (unsigned slept = 0; slept < delay && !(stop && *stop); slept += 100)
+			nanosleep(&(struct timespec){ 0, 100000000L }, NULL);
+	}
+	if (rc != 0) {
+		jenkins_free(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
 }

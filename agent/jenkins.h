@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "config.h"
 #include "http.h"
 
 struct jenkins;
@@ -64,6 +65,17 @@ const char *jenkins_url(const struct jenkins *j);
  * that is not Jenkins.
  */
 int jenkins_hello(struct jenkins *j);
+/*
+ * jenkins_new + jenkins_hello from the config: [jenkins] url and user must
+ * be set, the token comes from DATAOPS_JENKINS_TOKEN in envp or from
+ * [jenkins] token_file. While Jenkins is unreachable or answers 5xx
+ * (DA_ERETRY), says so in the agent's log and tries again with jittered
+ * backoff for up to wait_ms (0: once, -1: until *stop becomes true; stop
+ * may be NULL). Any other error returns at once.
+ */
+int jenkins_open_config(struct jenkins **out, const struct config *cfg, char *const *envp,
+			long wait_ms, volatile const int *stop);
+
 /* X-Jenkins of the last hello, or NULL. Borrowed. */
 const char *jenkins_version(const struct jenkins *j);
 
