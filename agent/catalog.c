@@ -570,6 +570,103 @@ static void build_params(struct loader *ld, struct catalog_operation *op, const 
 	op->param_count = i;
 }
 
+const char *catalog_dddp_action_name(enum catalog_dddp_action a)
+{
+	switch (a) {
+	case CATALOG_DDDP_SYNC: return "sync";
+	case CATALOG_DDDP_REFRESH: return "refresh";
+	case CATALOG_DDDP_CONTAINER_REFRESH: return "container-refresh";
+	case CATALOG_DDDP_BOOKMARK: return "bookmark";
+	}
+	return "?";
+}
+
+/* An engine attribute: "" when absent; its ${name} checked like an <env> value. */
+static char *dddp_attr(struct loader *ld, const struct scope *sc, const xmlNode *n,
+		       const char *name)
+{
+	char *v = attr_or(ld, n, name, "");
+	char what[64];
+
+	snprintf(what, sizeof(what), "<dddp %s>", name);
+	check_refs(ld, node_line(n), sc, what, v);
+	return v;
+}
+
+/*
+ * The <dddp> of an engine step: nothing else but the step's attributes,
+ * and exactly the attributes its action uses.
+ */
+static void build_dddp(struct loader *ld, const struct catalog_operation *op,
+		       struct catalog_step *st, const xmlNode *n, size_t others)
+{
+	static const struct {
+		const char *name;
+		enum catalog_dddp_action action;
+		const char *needs[3];  /* attributes that must be there */
+		const char *allows[6]; /* every attribute it takes */
+	} actions[] = {
+		{ "sync", CATALOG_DDDP_SYNC, { "database" }, { "database" } },
+		{ "refresh", CATALOG_DDDP_REFRESH, { "database" }, { "database" } },
+		{ "container-refresh", CATALOG_DDDP_CONTAINER_REFRESH, { "template", "container" },
+		  { "template", "container", "create" } },
+		{ "bookmark", CATALOG_DDDP_BOOKMARK, { "template", "bookmark" },
+		  { "template", "container", "bookmark", "tags", "shared" } },
+	};
+	static const char *const all[] = { "database", "template", "container", "bookmark",
+					   "tags", "shared", "create", NULL };
+	const xmlNode *d = child(n, "dddp");
+	int line = node_line(d);
+	struct scope sc = { op, NULL, false };
+	struct catalog_dddp *x;
+	char *name;
+	size_t a;
+
+	st->argv = cat_alloc(ld->own, 1, sizeof(char *));
+	st->argc = 0;
+	if (count_children(n, "dddp") != 1 || others || st->env_count || st->secret_count ||
+	    st->shell || *st->workdir) {
+		lerr(ld, ld->file, node_line(n), "step \"%s\": an engine step has exactly one <dddp> "
+		     "and no <arg>, <script>, <env>, <secret>, shell or workdir (the engine's URL "
+		     "and credentials come from the config's [dddp] section)", st->name);
+		return;
+	}
+	name = attr_or(ld, d, "action", "");
+	for (a = 0; a < sizeof(actions) / sizeof(actions[0]); a++)
+		if (strcmp(actions[a].name, name) == 0)
+			break;
+	if (a == sizeof(actions) / sizeof(actions[0])) {
+		lerr(ld, ld->file, line, "step \"%s\": unknown engine action \"%s\"", st->name, name);
+		return;
+	}
+	x = cat_alloc(ld->own, 1, sizeof(*x));
+	x->action = actions[a].action;
+	for (size_t i = 0; all[i]; i++) {
+		bool allowed = false;
+
+		for (size_t j = 0; j < 6 && actions[a].allows[j]; j++)
+			allowed |= strcmp(actions[a].allows[j], all[i]) == 0;
+		if (!allowed && xmlHasProp(d, (const xmlChar *)all[i]))
+			lerr(ld, ld->file, line, "step \"%s\": <dddp action=\"%s\"> takes no %s=\"...\"",
+			     st->name, name, all[i]);
+	}
+	for (size_t j = 0; j < 3 && actions[a].needs[j]; j++) {
+		char *v = attr(ld, d, actions[a].needs[j]);
+
+		if (!v || !*v)
+			lerr(ld, ld->file, line, "step \"%s\": <dddp action=\"%s\"> needs a non-empty "
+			     "%s=\"...\"", st->name, name, actions[a].needs[j]);
+	}
+	x->database = dddp_attr(ld, &sc, d, "database");
+	x->template_name = dddp_attr(ld, &sc, d, "template");
+	x->container = dddp_attr(ld, &sc, d, "container");
+	x->bookmark = dddp_attr(ld, &sc, d, "bookmark");
+	x->tags = dddp_attr(ld, &sc, d, "tags");
+	x->shared = attr_true(d, "shared");
+	x->create = attr_true(d, "create");
+	st->dddp = x;
+}
+
 /* One <step>. */
 static void build_step(struct loader *ld, const struct catalog_operation *op,
 		       struct catalog_step *st, const xmlNode *n)
@@ -624,6 +721,10 @@ static void build_step(struct loader *ld, const struct catalog_operation *op,
 				lerr(ld, ld->file, line, "step \"%s\": <secret> \"%s\" and <env> both set \"%s\"",
 				     st->name, st->secrets[j].name, st->env[i].name);
 
+	if (count_children(n, "dddp")) {
+		build_dddp(ld, op, st, n, nargs + nscripts);
+		return;
+	}
 	if (st->shell) {
 		const xmlNode *script = child(n, "script");
 
@@ -729,34 +830,66 @@ static void build_parallel(struct loader *ld, const struct catalog_operation *op
 	sg->fail_fast = attr_true(n, "fail-fast");
 
 	if (has_count) {
-		const xmlNode *tmpl = child(n, "branch");
-		char *tname = tmpl ? attr(ld, tmpl, "name") : NULL;
+		const xmlNode *tmpl = NULL;
+		size_t ntmpl = 0;
 
+		for (const xmlNode *k = n->children; k; k = k->next) {
+			xmlChar *bn;
+
+			if (!is_elem(k, "branch"))
+				continue;
+			bn = xmlGetNoNsProp(k, (const xmlChar *)"name");
+			if (bn && strstr((const char *)bn, "{n}")) {
+				ntmpl++;
+				tmpl = tmpl ? tmpl : k;
+			}
+			xmlFree(bn);
+		}
 		if (count < 1 || count > CAT_MAX_COUNT) {
 			lerr(ld, ld->file, sg->line, "parallel \"%s\": count must be 1..%d",
 			     sg->name, CAT_MAX_COUNT);
 			count = 0;
 		}
-		if (nb != 1 || !tname) {
-			lerr(ld, ld->file, sg->line, "parallel \"%s\": count=\"%u\" needs exactly one "
-			     "template <branch> (found %zu)", sg->name, count, nb);
-			count = 0;
-		} else if (!strstr(tname, "{n}")) {
-			lerr(ld, ld->file, node_line(tmpl), "parallel \"%s\": the template branch "
-			     "\"%s\" must contain {n} in its name (count=\"%u\")", sg->name, tname, count);
-			count = 0;
-		}
-		sg->branches = cat_alloc(ld->own, count + 1, sizeof(*sg->branches));
-		for (unsigned i = 1; i <= count; i++) {
-			struct catalog_branch *br = &sg->branches[i - 1];
+		if (ntmpl != 1) {
+			const xmlNode *first = child(n, "branch");
 
-			br->name = expand_n(ld, tname, i);
-			br->index = i;
-			build_branch_steps(ld, op, br, tmpl);
-			sg->branch_count++;
-			if (ld->error_count != before)
-				break; /* the template's errors once, not N times */
+			lerr(ld, ld->file, ntmpl || !first ? sg->line : node_line(first),
+			     "parallel \"%s\": count=\"%u\" needs exactly one template <branch> "
+			     "whose name holds {n} (found %zu)", sg->name, count, ntmpl);
+			count = 0;
+			tmpl = NULL;
 		}
+		if (count + nb - 1 > CAT_MAX_COUNT) {
+			lerr(ld, ld->file, sg->line, "parallel \"%s\": more than %d branches in all",
+			     sg->name, CAT_MAX_COUNT);
+			count = 0;
+			tmpl = NULL;
+		}
+		sg->branches = cat_alloc(ld->own, count + nb + 1, sizeof(*sg->branches));
+		names = xcalloc(count + nb + 1, sizeof(char *));
+		for (const xmlNode *k = n->children; tmpl && k; k = k->next) {
+			char *tname;
+
+			if (!is_elem(k, "branch"))
+				continue;
+			tname = attr(ld, k, "name");
+			for (unsigned i = 1; i <= (k == tmpl ? count : 1); i++) {
+				struct catalog_branch *br = &sg->branches[sg->branch_count];
+
+				br->name = k == tmpl ? expand_n(ld, tname, i) : tname;
+				br->index = (unsigned)sg->branch_count + 1;
+				if (name_seen(names, sg->branch_count, br->name))
+					lerr(ld, ld->file, node_line(k), "parallel \"%s\": duplicate "
+					     "branch \"%s\"", sg->name, br->name);
+				names[sg->branch_count++] = br->name;
+				build_branch_steps(ld, op, br, k);
+				if (ld->error_count != before)
+					break; /* the template's errors once, not N times */
+			}
+			if (ld->error_count != before)
+				break;
+		}
+		free(names);
 		return;
 	}
 

@@ -15,6 +15,12 @@
  * only) the env name of the same step's <env> or file secret; the loader
  * refuses any other name, and never lets a secret's value into argv. Expansion happens in the runner, one argv
  * element at a time, never through a shell.
+ *
+ * A step is either a process (argv or a shell script) or a Delphix engine
+ * action (<dddp action="..."/>, struct catalog_dddp): the engine's URL,
+ * user and password come from the config ([dddp]), never from the
+ * catalog, so an engine step has no argv, <env> or <secret>. The names it
+ * acts on may use ${name} like an <env> value.
  */
 #ifndef DA_CATALOG_H
 #define DA_CATALOG_H
@@ -30,9 +36,10 @@
  *   GIT_REF    the resolved ref name       BRANCH     the parallel branch name ("" outside one)
  *   BRANCH_INDEX  1-based index of the branch ("" outside one)
  *   STATE_DIR  the agent's state directory
+ *   RUN_STARTED   when the run started, UTC "2024-05-01 102500" (bookmark names)
  */
 #define CATALOG_BUILTINS { "WORKSPACE", "JOB_NAME", "env", "module", "NODE_NAME", \
-	"GIT_COMMIT", "GIT_REF", "BRANCH", "BRANCH_INDEX", "STATE_DIR", NULL }
+	"GIT_COMMIT", "GIT_REF", "BRANCH", "BRANCH_INDEX", "STATE_DIR", "RUN_STARTED", NULL }
 
 struct catalog_param {
 	char *name;          /* a valid environment variable name */
@@ -56,6 +63,29 @@ struct catalog_secret {
 	bool as_file; /* true: env holds the path to the file; false: its contents */
 };
 
+/* What a Delphix engine step does (dddp-api.md §6, the pipeline as calls). */
+enum catalog_dddp_action {
+	CATALOG_DDDP_SYNC,              /* snapshot a dSource: database */
+	CATALOG_DDDP_REFRESH,           /* refresh a VDB from its parent's latest snapshot: database */
+	CATALOG_DDDP_CONTAINER_REFRESH, /* spin up a data pod: template, container (create) */
+	CATALOG_DDDP_BOOKMARK,          /* bookmark a container, or the template when no container */
+};
+
+/* An engine step; the strings may hold ${name}, "" when not given. */
+struct catalog_dddp {
+	enum catalog_dddp_action action;
+	char *database;   /* sync, refresh: the database's name */
+	char *template_name; /* container-refresh, bookmark: the self-service template */
+	char *container;  /* container-refresh, bookmark: the data pod ("" = the template) */
+	char *bookmark;   /* bookmark: its name */
+	char *tags;       /* bookmark: comma-separated tags */
+	bool shared;      /* bookmark: visible to every Self Service user */
+	bool create;      /* container-refresh: create the container from the template when missing */
+};
+
+/* The catalog's name of an action: "sync", "container-refresh", ... */
+const char *catalog_dddp_action_name(enum catalog_dddp_action a);
+
 struct catalog_step {
 	char *name;
 	int line;                 /* line of <step> in its file */
@@ -69,6 +99,7 @@ struct catalog_step {
 	size_t secret_count;
 	unsigned timeout_s;       /* 0 = none */
 	unsigned retries;         /* extra attempts after a failure */
+	struct catalog_dddp *dddp; /* non-NULL: an engine step (argv empty, argc 0) */
 };
 
 struct catalog_branch {
@@ -86,7 +117,8 @@ struct catalog_stage {
 	char *name;                       /* CATALOG_STAGE_PARALLEL: the block's name */
 	int line;
 	bool fail_fast;                   /* first failed branch cancels the others */
-	struct catalog_branch *branches;  /* <parallel count="6"> expanded to 6 */
+	struct catalog_branch *branches;  /* <parallel count="6"> expanded to 6, then any
+					     fixed branches beside the template, in order */
 	size_t branch_count;
 };
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "artifact.h"
@@ -740,6 +741,15 @@ static void base_variables(struct run *run, const char *job_name)
 	vars_set(&run->base, "GIT_REF", "");
 	vars_set(&run->base, "BRANCH", "");
 	vars_set(&run->base, "BRANCH_INDEX", "");
+	{
+		char stamp[32];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H%M%S", &tm);
+		vars_set(&run->base, "RUN_STARTED", stamp);
+	}
 	free(env);
 	free(module);
 }

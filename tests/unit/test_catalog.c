@@ -187,18 +187,39 @@ static void test_catalog__data_pipeline_has_six_pods(void **state)
 			par = &op->stages[i];
 	assert_non_null(par);
 	assert_string_equal(par->name, "pods");
-	assert_int_equal(par->branch_count, 6);
+	assert_false(par->fail_fast);
+	/* six pods from the template, then the template's Full Dataset bookmark */
+	assert_int_equal(par->branch_count, 7);
 	for (unsigned i = 0; i < 6; i++) {
+		const struct catalog_branch *br = &par->branches[i];
 		char want[16];
 
 		snprintf(want, sizeof(want), "prep%u", i + 1);
-		assert_string_equal(par->branches[i].name, want);
-		assert_int_equal(par->branches[i].index, i + 1);
-		assert_int_equal(par->branches[i].step_count, 3);
-		assert_string_equal(par->branches[i].steps[0].name, "spin-up");
-		assert_string_equal(par->branches[i].steps[1].name, "subset");
-		assert_string_equal(par->branches[i].steps[2].name, "bookmark");
+		assert_string_equal(br->name, want);
+		assert_int_equal(br->index, i + 1);
+		assert_int_equal(br->step_count, 3);
+		assert_string_equal(br->steps[0].name, "spin-up");
+		assert_non_null(br->steps[0].dddp);
+		assert_int_equal(br->steps[0].dddp->action, CATALOG_DDDP_CONTAINER_REFRESH);
+		assert_string_equal(br->steps[0].dddp->container, "${BRANCH}");
+		assert_true(br->steps[0].dddp->create);
+		assert_string_equal(br->steps[1].name, "subset");
+		assert_null(br->steps[1].dddp);
+		assert_true(br->steps[1].shell);
+		assert_string_equal(br->steps[2].name, "bookmark");
+		assert_int_equal(br->steps[2].dddp->action, CATALOG_DDDP_BOOKMARK);
+		assert_true(br->steps[2].dddp->shared);
 	}
+	assert_string_equal(par->branches[6].name, "full-dataset");
+	assert_int_equal(par->branches[6].index, 7);
+	assert_string_equal(par->branches[6].steps[0].dddp->container, "");
+	/* names and the engine come from the catalog and the config, not from argv */
+	assert_int_equal(op->stages[0].step.dddp->action, CATALOG_DDDP_SYNC);
+	assert_string_equal(op->stages[0].step.dddp->database, "${dsource}");
+	assert_int_equal(op->stages[0].step.argc, 0);
+	assert_null(op->stages[0].step.argv[0]);
+	assert_int_equal(op->stages[1].step.dddp->action, CATALOG_DDDP_REFRESH);
+	assert_null(catalog_param_find(op, "dddp_url"));
 	catalog_free(cat);
 }
 
@@ -452,6 +473,96 @@ static void test_catalog__count_template_without_n(void **state)
 	remove_dir(dir);
 }
 
+static void test_catalog__dddp_steps(void **state)
+{
+	char *dir = make_dir();
+	struct catalog *cat;
+	const struct catalog_operation *op;
+	const struct catalog_dddp *d;
+
+	(void)state;
+	write_file(dir, "x.xml", OP_HEAD "<parameters><param name=\"db\" default=\"P\"/></parameters>\n"
+		   "<steps>\n"
+		   "<step name=\"a\" timeout=\"5\"><dddp action=\"sync\" database=\"${db}\"/></step>\n"
+		   "<parallel name=\"p\" count=\"2\" fail-fast=\"true\">\n"
+		   "<branch name=\"first\"><step name=\"f\"><arg>true</arg></step></branch>\n"
+		   "<branch name=\"pod{n}\"><step name=\"b\"><dddp action=\"bookmark\" "
+		   "template=\"T\" container=\"${BRANCH}\" bookmark=\"${BRANCH} ${RUN_STARTED}\" "
+		   "tags=\"x,y\" shared=\"true\"/></step></branch>\n"
+		   "<branch name=\"last\"><step name=\"c\"><dddp action=\"container-refresh\" "
+		   "template=\"T\" container=\"pod9\"/></step></branch>\n"
+		   "</parallel></steps></operation>\n");
+	if (catalog_load(&cat, dir) != 0)
+		fail_msg("%s", error_last());
+	op = must_find(cat, "Build/X");
+	d = op->stages[0].step.dddp;
+	assert_non_null(d);
+	assert_int_equal(d->action, CATALOG_DDDP_SYNC);
+	assert_string_equal(d->database, "${db}");
+	assert_string_equal(d->container, "");
+	assert_int_equal(op->stages[0].step.timeout_s, 5);
+	/* fixed branches keep their place around the expanded template */
+	assert_int_equal(op->stages[1].branch_count, 4);
+	assert_string_equal(op->stages[1].branches[0].name, "first");
+	assert_string_equal(op->stages[1].branches[1].name, "pod1");
+	assert_string_equal(op->stages[1].branches[2].name, "pod2");
+	assert_int_equal(op->stages[1].branches[2].index, 3);
+	assert_string_equal(op->stages[1].branches[3].name, "last");
+	d = op->stages[1].branches[2].steps[0].dddp;
+	assert_int_equal(d->action, CATALOG_DDDP_BOOKMARK);
+	assert_string_equal(d->bookmark, "${BRANCH} ${RUN_STARTED}");
+	assert_string_equal(d->tags, "x,y");
+	assert_true(d->shared);
+	assert_false(d->create);
+	assert_string_equal(catalog_dddp_action_name(op->stages[1].branches[3].steps[0].dddp->action),
+			    "container-refresh");
+	catalog_free(cat);
+	remove_dir(dir);
+}
+
+static void test_catalog__dddp_step_errors(void **state)
+{
+	static const struct {
+		const char *step;
+		const char *words;
+	} cases[] = {
+		{ "<dddp action=\"sync\"/>", "needs a non-empty database=" },
+		{ "<dddp action=\"sync\" database=\"\"/>", "needs a non-empty database=" },
+		{ "<dddp action=\"sync\" database=\"d\" container=\"c\"/>", "takes no container=" },
+		{ "<dddp action=\"bookmark\" template=\"t\"/>", "needs a non-empty bookmark=" },
+		{ "<dddp action=\"container-refresh\" template=\"t\"/>", "needs a non-empty container=" },
+		{ "<dddp action=\"refresh\" database=\"${nope}\"/>", "unknown name \"${nope}\"" },
+		{ "<arg>x</arg><dddp action=\"sync\" database=\"d\"/>", "exactly one <dddp>" },
+		{ "<secret name=\"s\" env=\"S\"/><dddp action=\"sync\" database=\"d\"/>",
+		  "come from the config's [dddp]" },
+		{ "<dddp action=\"sync\" database=\"d\"/><dddp action=\"sync\" database=\"d\"/>",
+		  "exactly one <dddp>" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *dir = make_dir();
+		char body[1024];
+
+		snprintf(body, sizeof(body), OP_HEAD "<steps>\n<step name=\"a\">%s</step>\n"
+			 "</steps></operation>\n", cases[i].step);
+		write_file(dir, "x.xml", body);
+		expect_error(dir, "x.xml", 4, cases[i].words);
+		remove_dir(dir);
+	}
+}
+
+static void test_catalog__dddp_unknown_action_refused_by_schema(void **state)
+{
+	char *dir = make_dir();
+
+	(void)state;
+	write_file(dir, "x.xml", OP_HEAD "<steps>\n<step name=\"a\">"
+		   "<dddp action=\"provision\" database=\"d\"/></step>\n</steps></operation>\n");
+	expect_error(dir, "x.xml", 4, "provision");
+	remove_dir(dir);
+}
+
 /*
  * A DOCTYPE is refused before anything it names is read. The entity is a
  * FIFO without a writer: opening it would block, so a loader that tried to
@@ -607,6 +718,9 @@ int main(void)
 		cmocka_unit_test(test_catalog__value_secret_in_argv),
 		cmocka_unit_test(test_catalog__workdir_outside_checkout),
 		cmocka_unit_test(test_catalog__count_template_without_n),
+		cmocka_unit_test(test_catalog__dddp_steps),
+		cmocka_unit_test(test_catalog__dddp_step_errors),
+		cmocka_unit_test(test_catalog__dddp_unknown_action_refused_by_schema),
 		cmocka_unit_test(test_catalog__doctype_refused_entity_never_read),
 		cmocka_unit_test(test_catalog__sequence_names_unknown_operation),
 		cmocka_unit_test(test_catalog__empty_directory),
