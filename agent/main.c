@@ -1,4 +1,4 @@
-/* main.c - the dataops-agent command line: run, jobs, check. */
+/* main.c - the dataops-agent command line: run, jobs, check, sync. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +21,7 @@
 #include "mirror.h"
 #include "run.h"
 #include "spool.h"
+#include "sync.h"
 #include "xmalloc.h"
 
 extern char **environ;
@@ -30,6 +31,7 @@ extern char **environ;
 #define EXIT_CONFIG 78
 #define EXIT_TEMPFAIL 75
 #define EXIT_SOFTWARE 70
+#define EXIT_NOPERM 77
 
 static const char usage[] =
 	"usage: dataops-agent COMMAND [OPTIONS]\n"
@@ -39,6 +41,9 @@ static const char usage[] =
 	"                               and to <state_dir>/runs/; the exit code is its result\n"
 	"  jobs                         list the operations, one Jenkins path a line\n"
 	"  check                        validate config and catalog; test git access\n"
+	"  sync [--dry-run]             create or update in Jenkins the folders, trigger jobs,\n"
+	"                               -runs record jobs and the node, from the catalog;\n"
+	"                               --dry-run only prints what it would change\n"
 	"\n"
 	"JOB is a Jenkins path: Build/AnalyticsCore, Deploy/dev/DataPipeline/Kafka\n"
 	"(an environment served by this agent, [agent] envs).\n"
@@ -57,7 +62,8 @@ static const char usage[] =
 	"Every configuration key can also be set as DATAOPS_<SECTION>_<KEY>.\n"
 	"\n"
 	"Exit codes: 0 success; 64 bad usage; 78 bad config or catalog; 75 temporary\n"
-	"failure (a repository unreachable); 70 internal error. `run` exits with the\n"
+	"failure (a repository or Jenkins unreachable); 77 Jenkins refused the token or\n"
+	"a permission (sync); 70 internal error. `run` exits with the\n"
 	"failing step's own code, 128+N when it was killed by signal N, 124 when it\n"
 	"timed out, 65 when a parameter or the tag was refused.\n";
 
@@ -70,6 +76,7 @@ struct cli {
 	const char *flag_keys[8][3]; /* section, key, value */
 	size_t flag_count;
 	bool verbose;
+	bool dry_run;
 };
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -122,6 +129,8 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
 			if (i + 1 >= argc)
 				return die_usage("%s needs NAME=VALUE", a);
 			cli->params[cli->param_count++] = argv[++i];
+		} else if (strcmp(a, "--dry-run") == 0) {
+			cli->dry_run = true;
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			cli->verbose = true;
 		} else if (a[0] == '-' && a[1]) {
@@ -293,6 +302,32 @@ static int cmd_check(const struct config *cfg, const struct catalog *cat)
 	return failed ? EXIT_TEMPFAIL : 0;
 }
 
+/* ---- sync: the Jenkins side of the catalog (agent/sync.c) ---- */
+
+static int cmd_sync(const struct config *cfg, const struct catalog *cat, const struct cli *cli)
+{
+	struct sync_opts so = { 0 };
+	int rc;
+
+	so.cfg = cfg;
+	so.cat = cat;
+	so.envp = environ;
+	so.dry_run = cli->dry_run;
+	so.wait_ms = 10000;
+	so.out = stdout;
+	rc = sync_run(&so);
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "dataops-agent: sync: %s\n", error_last());
+	if (rc == DA_EINVALID)
+		return EXIT_CONFIG;
+	if (rc == DA_ERETRY || rc == DA_ETIMEOUT)
+		return EXIT_TEMPFAIL;
+	if (rc == DA_EAUTH)
+		return EXIT_NOPERM;
+	return EXIT_SOFTWARE;
+}
+
 /* ---- run: the terminal follows the spool from its own thread ---- */
 
 struct follower {
@@ -456,12 +491,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(cli.command, "run") != 0 && strcmp(cli.command, "jobs") != 0 &&
-	    strcmp(cli.command, "check") != 0) {
+	    strcmp(cli.command, "check") != 0 && strcmp(cli.command, "sync") != 0) {
 		code = die_usage("unknown command '%s'", cli.command);
 		goto out;
 	}
 	if (cli.param_count && strcmp(cli.command, "run") != 0) {
 		code = die_usage("%s", "-p is for run");
+		goto out;
+	}
+	if (cli.dry_run && strcmp(cli.command, "sync") != 0) {
+		code = die_usage("%s", "--dry-run is for sync");
 		goto out;
 	}
 	log_set_level(cli.verbose ? LOG_DEBUG : LOG_INFO);
@@ -475,6 +514,8 @@ int main(int argc, char **argv)
 		code = cmd_jobs(&cfg, cat);
 	else if (strcmp(cli.command, "check") == 0)
 		code = cmd_check(&cfg, cat);
+	else if (strcmp(cli.command, "sync") == 0)
+		code = cmd_sync(&cfg, cat, &cli);
 	else
 		code = cmd_run(&cfg, cat, &cli);
 out:
