@@ -909,7 +909,7 @@ out:
 /* ---------------------------------------------------------- from config */
 
 int jenkins_open_config(struct jenkins **out, const struct config *cfg, char *const *envp,
-			long wait_ms, volatile const int *stop)
+			long wait_ms, volatile sig_atomic_t *stop)
 {
 	struct jenkins_opts o = { 0 };
 	struct jenkins *j = NULL;

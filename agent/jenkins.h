@@ -27,6 +27,7 @@
 #ifndef DA_JENKINS_H
 #define DA_JENKINS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -74,7 +75,7 @@ int jenkins_hello(struct jenkins *j);
  * may be NULL). Any other error returns at once.
  */
 int jenkins_open_config(struct jenkins **out, const struct config *cfg, char *const *envp,
-			long wait_ms, volatile const int *stop);
+			long wait_ms, volatile sig_atomic_t *stop);
 
 /* X-Jenkins of the last hello, or NULL. Borrowed. */
 const char *jenkins_version(const struct jenkins *j);

@@ -1,4 +1,4 @@
-/* main.c - the dataops-agent command line: run, jobs, check, sync. */
+/* main.c - the dataops-agent command line: agent, run, jobs, check, sync. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +21,7 @@
 #include "mirror.h"
 #include "run.h"
 #include "spool.h"
+#include "scheduler.h"
 #include "sync.h"
 #include "xmalloc.h"
 
@@ -37,6 +38,9 @@ static const char usage[] =
 	"usage: dataops-agent COMMAND [OPTIONS]\n"
 	"\n"
 	"Commands:\n"
+	"  agent                        the long-running agent: register the node, claim the\n"
+	"                               catalog's queued jobs, stream their logs into Jenkins;\n"
+	"                               SIGTERM drains (a second one cancels the runs)\n"
 	"  run JOB [-p NAME=VALUE]...   run one operation here; its log goes to the terminal\n"
 	"                               and to <state_dir>/runs/; the exit code is its result\n"
 	"  jobs                         list the operations, one Jenkins path a line\n"
@@ -63,7 +67,7 @@ static const char usage[] =
 	"\n"
 	"Exit codes: 0 success; 64 bad usage; 78 bad config or catalog; 75 temporary\n"
 	"failure (a repository or Jenkins unreachable); 77 Jenkins refused the token or\n"
-	"a permission (sync); 70 internal error. `run` exits with the\n"
+	"a permission (sync, agent); 70 internal error. `run` exits with the\n"
 	"failing step's own code, 128+N when it was killed by signal N, 124 when it\n"
 	"timed out, 65 when a parameter or the tag was refused.\n";
 
@@ -328,6 +332,48 @@ static int cmd_sync(const struct config *cfg, const struct catalog *cat, const s
 	return EXIT_SOFTWARE;
 }
 
+/* ---- agent: the long-running loop (agent/scheduler.c) ---- */
+
+static volatile sig_atomic_t agent_stop;
+
+/* First SIGTERM/SIGINT drains, the second cancels the runs. */
+static void on_agent_signal(int sig)
+{
+	(void)sig;
+	if (agent_stop < 2)
+		agent_stop++;
+}
+
+static int cmd_agent(const struct config *cfg, const struct catalog *cat)
+{
+	struct scheduler_opts so = { 0 };
+	struct sigaction sa = { 0 };
+	int rc;
+
+	sa.sa_handler = on_agent_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* A dead connection is an error return, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	so.cfg = cfg;
+	so.cat = cat;
+	so.envp = environ;
+	so.stop = &agent_stop;
+	so.jenkins_wait_ms = -1;
+	rc = scheduler_run(&so);
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "dataops-agent: agent: %s\n", error_last());
+	if (rc == DA_EINVALID)
+		return EXIT_CONFIG;
+	if (rc == DA_ERETRY || rc == DA_ETIMEOUT)
+		return EXIT_TEMPFAIL;
+	if (rc == DA_EAUTH)
+		return EXIT_NOPERM;
+	return EXIT_SOFTWARE;
+}
+
 /* ---- run: the terminal follows the spool from its own thread ---- */
 
 struct follower {
@@ -491,7 +537,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(cli.command, "run") != 0 && strcmp(cli.command, "jobs") != 0 &&
-	    strcmp(cli.command, "check") != 0 && strcmp(cli.command, "sync") != 0) {
+	    strcmp(cli.command, "check") != 0 && strcmp(cli.command, "sync") != 0 &&
+	    strcmp(cli.command, "agent") != 0) {
 		code = die_usage("unknown command '%s'", cli.command);
 		goto out;
 	}
@@ -516,6 +563,8 @@ int main(int argc, char **argv)
 		code = cmd_check(&cfg, cat);
 	else if (strcmp(cli.command, "sync") == 0)
 		code = cmd_sync(&cfg, cat, &cli);
+	else if (strcmp(cli.command, "agent") == 0)
+		code = cmd_agent(&cfg, cat);
 	else
 		code = cmd_run(&cfg, cat, &cli);
 out:

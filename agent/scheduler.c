@@ -1,0 +1,668 @@
+/* scheduler.c - the long-running agent: node, poll loop, executors (see scheduler.h). */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "error.h"
+#include "fsutil.h"
+#include "jenkins.h"
+#include "log.h"
+#include "publish.h"
+#include "run.h"
+#include "spool.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+/* How often a run whose live record broke is recorded again before giving up. */
+#define SCHEDULER_RERECORD_TRIES 20
+/* The longest the main loop sleeps before looking at its flags again. */
+#define SCHEDULER_TICK_MS 100
+
+struct scheduler;
+
+/* One executor: a claimed queue item running on its own thread. */
+struct slot {
+	struct scheduler *s;
+	unsigned index;
+	bool busy;                 /* claimed; the thread runs or has to be joined */
+	bool done;                 /* the thread has finished */
+	pthread_t thread;
+	struct jenkins *jenkins;   /* the slot's own connection */
+	struct jenkins_queue_item item;
+	const struct catalog_operation *op;
+	char *env;
+	int cancel_fd;
+};
+
+struct scheduler {
+	const struct scheduler_opts *o;
+	struct jenkins *jenkins;   /* the main loop's connection */
+	char host[256];
+	pthread_mutex_t lock;
+	pthread_cond_t changed;    /* a slot finished */
+	struct slot *slots;
+	unsigned slot_count;
+	char *status_posted;       /* the node message we last set */
+	bool drained_by_user;
+	bool cancelled;            /* the runs were told to stop */
+	unsigned poll_failures;
+};
+
+char *scheduler_spool_path(const struct config *cfg, const char *job, const char *tag)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct buf b = BUF_INIT_MAX(8192);
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	buf_printf(&b, "%s/runs/%s-", cfg->agent.state_dir, stamp);
+	for (const char *c = job; *c; c++)
+		buf_putc(&b, *c == '/' || *c == ' ' ? '_' : *c);
+	buf_putc(&b, '-');
+	/* The tag is outside data: only characters that are safe in a file name. */
+	for (const char *c = tag; *c; c++)
+		buf_putc(&b, (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			     (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' ? *c : '_');
+	buf_puts(&b, ".log");
+	return buf_detach(&b);
+}
+
+/* The value of parameter name in params, or NULL. */
+static const char *scheduler_param(char *const *params, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; params && params[i]; i++)
+		if (strncmp(params[i], name, n) == 0 && params[i][n] == '=')
+			return params[i] + n + 1;
+	return NULL;
+}
+
+/* The tag the user asked for: the ref parameter's value, else its default. */
+static const char *scheduler_tag(const struct slot *sl)
+{
+	const struct catalog_param *ref = catalog_ref_param(sl->op);
+	const char *v;
+
+	if (ref == NULL)
+		return "";
+	v = scheduler_param(sl->item.params, ref->name);
+	return v ? v : ref->default_value;
+}
+
+static void scheduler_sleep_ms(unsigned ms)
+{
+	nanosleep(&(struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L }, NULL);
+}
+
+/* ---------------------------------------------------------------- a run */
+
+static void slot_header(struct slot *sl, struct spool *sp)
+{
+	const struct config *cfg = sl->s->o->cfg;
+
+	spool_printf(sp, "dataops-agent %s on node %s (host %s) claimed queue item %lld of %s, "
+		     "triggered by %s\n", DA_VERSION, cfg->jenkins.node, sl->s->host, sl->item.id,
+		     sl->item.full_name, sl->item.user ? sl->item.user : "an unknown user");
+	for (size_t i = 0; i < sl->item.param_count; i++) {
+		const char *p = sl->item.params[i];
+		const char *eq = strchr(p, '=');
+		char *name = xstrndup(p, (size_t)(eq - p));
+		const struct catalog_param *cp = catalog_param_find(sl->op, name);
+
+		if (cp && cp->secret)
+			spool_printf(sp, "  parameter %s = ****\n", name);
+		else
+			spool_printf(sp, "  parameter %s\n", p);
+		free(name);
+	}
+}
+
+static char *slot_description(const struct slot *sl, const struct run_outcome *oc)
+{
+	const struct config *cfg = sl->s->o->cfg;
+	const char *tag = oc->version ? oc->version : scheduler_tag(sl);
+
+	return xasprintf("Queue item %lld of %s, triggered by %s. Tag %s, %s%s. Run by "
+			 "dataops-agent %s on node %s (host %s).", sl->item.id, sl->item.full_name,
+			 sl->item.user ? sl->item.user : "an unknown user", *tag ? tag : "(none)",
+			 oc->commit[0] ? "commit " : "no commit checked out", oc->commit, DA_VERSION,
+			 cfg->jenkins.node, sl->s->host);
+}
+
+/*
+ * Record the whole run again from its finished spool, after the live
+ * stream broke: one complete record, the same queue id in its name.
+ */
+static void slot_rerecord(struct slot *sl, struct spool *sp, const char *runs_job,
+			  const char *why, enum run_result result, unsigned long duration_ms,
+			  const char *display, const char *description)
+{
+	volatile sig_atomic_t *stop = sl->s->o->stop;
+	char *note = xasprintf("dataops-agent: the live record of queue item %lld broke (%s); "
+			       "that partial run ended FAILURE in %s. This record holds the whole "
+			       "run, from the agent's spool %s.\n", sl->item.id, why, runs_job,
+			       spool_path(sp));
+	int rc = DA_ERROR;
+
+	for (unsigned attempt = 0; attempt < SCHEDULER_RERECORD_TRIES && *stop < 2; attempt++) {
+		struct publish_opts po = { sl->jenkins, runs_job, sp, note, 0, 0 };
+		struct publish *pub;
+
+		if (attempt > 0)
+			scheduler_sleep_ms(http_backoff_ms(attempt, 1000, 30000));
+		rc = publish_start(&pub, &po);
+		if (rc != 0)
+			continue;
+		publish_finish(pub, result, duration_ms, display, description);
+		rc = publish_wait(pub, NULL);
+		if (rc == 0)
+			break;
+		log_warn("queue item %lld: recording the run again failed: %s", sl->item.id,
+			 error_last());
+	}
+	if (rc == 0)
+		log_info("queue item %lld: recorded again in %s, whole", sl->item.id, runs_job);
+	else
+		log_error("queue item %lld: could not record the run in %s; its log stays in %s",
+			  sl->item.id, runs_job, spool_path(sp));
+	free(note);
+}
+
+static void *slot_thread(void *arg)
+{
+	struct slot *sl = arg;
+	struct scheduler *s = sl->s;
+	const struct config *cfg = s->o->cfg;
+	char *runs_job = xasprintf("%s-runs", sl->item.full_name);
+	char *path = NULL, *display = NULL, *description = NULL, *runs_dir = NULL;
+	struct run_outcome oc = { .result = RUN_FAILURE };
+	struct run_opts ro = { 0 };
+	struct publish *pub = NULL;
+	struct spool *sp = NULL;
+	uint64_t start = time_mono_ms(), sent = 0;
+	int rc;
+
+	runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
+	path = scheduler_spool_path(cfg, sl->item.full_name, scheduler_tag(sl));
+	if (fs_mkdir_p(runs_dir, 0700) < 0 || spool_open(&sp, path) < 0) {
+		/* Nothing can be recorded without a spool: say so in the agent's log. */
+		log_error("queue item %lld (%s): %s", sl->item.id, sl->item.full_name, error_last());
+		goto out;
+	}
+	{
+		struct publish_opts po = { sl->jenkins, runs_job, sp, NULL, 0, 0 };
+
+		/* Opened before the tag is resolved, so that its errors are in the console too. */
+		if (publish_start(&pub, &po) != 0)
+			log_warn("queue item %lld: %s", sl->item.id, error_last());
+	}
+	slot_header(sl, sp);
+	ro.cfg = cfg;
+	ro.op = sl->op;
+	ro.job_name = sl->item.full_name;
+	ro.env = sl->env;
+	ro.params = sl->item.params;
+	ro.agent_envp = s->o->envp;
+	ro.console = sp;
+	ro.cancel_fd = sl->cancel_fd;
+	if (run_execute(&oc, &ro) != 0)
+		log_error("queue item %lld: the console failed: %s", sl->item.id, error_last());
+	display = xasprintf("#%lld %s", sl->item.id, oc.version ? oc.version : scheduler_tag(sl));
+	description = slot_description(sl, &oc);
+	if (pub)
+		publish_finish(pub, oc.result, time_mono_ms() - start, display, description);
+	spool_finish(sp);
+	rc = pub ? publish_wait(pub, &sent) : DA_ERETRY;
+	if (rc == 0) {
+		log_info("queue item %lld (%s): %s, recorded in %s (%llu log bytes)", sl->item.id,
+			 sl->item.full_name, run_result_name(oc.result), runs_job,
+			 (unsigned long long)sent);
+	} else {
+		char *why = xstrdup(pub ? error_last() : "the stream could not be opened");
+
+		log_warn("queue item %lld (%s): %s, but its live record broke: %s", sl->item.id,
+			 sl->item.full_name, run_result_name(oc.result), why);
+		slot_rerecord(sl, sp, runs_job, why, oc.result, time_mono_ms() - start, display,
+			      description);
+		free(why);
+	}
+out:
+	spool_free(sp);
+	run_outcome_dispose(&oc);
+	free(display);
+	free(description);
+	free(path);
+	free(runs_dir);
+	free(runs_job);
+	pthread_mutex_lock(&s->lock);
+	sl->done = true;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void slot_clear(struct slot *sl)
+{
+	jenkins_free(sl->jenkins);
+	free(sl->item.full_name);
+	free(sl->item.user);
+	for (size_t i = 0; i < sl->item.param_count; i++)
+		free(sl->item.params[i]);
+	free(sl->item.params);
+	free(sl->env);
+	if (sl->cancel_fd >= 0)
+		close(sl->cancel_fd);
+	memset(&sl->item, 0, sizeof(sl->item));
+	sl->jenkins = NULL;
+	sl->env = NULL;
+	sl->cancel_fd = -1;
+	sl->op = NULL;
+	sl->busy = sl->done = false;
+}
+
+/* Join the runs that have finished; the number still running. */
+static unsigned scheduler_reap(struct scheduler *s)
+{
+	unsigned running = 0;
+
+	for (unsigned i = 0; i < s->slot_count; i++) {
+		struct slot *sl = &s->slots[i];
+		bool done;
+
+		pthread_mutex_lock(&s->lock);
+		done = sl->busy && sl->done;
+		pthread_mutex_unlock(&s->lock);
+		if (done) {
+			pthread_join(sl->thread, NULL);
+			slot_clear(sl);
+		} else if (sl->busy) {
+			running++;
+		}
+	}
+	return running;
+}
+
+/* Take ownership of item (moved out of the queue list) and start its run. */
+static int scheduler_start(struct scheduler *s, struct slot *sl, struct jenkins_queue_item *item,
+			   const struct catalog_operation *op, char *env)
+{
+	int rc;
+
+	sl->item = *item;
+	memset(item, 0, sizeof(*item));
+	sl->op = op;
+	sl->env = env;
+	sl->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sl->busy = true;
+	sl->done = false;
+	if (sl->cancel_fd < 0) {
+		error_set_errno("eventfd");
+		rc = DA_ERROR;
+		goto fail;
+	}
+	rc = jenkins_clone(&sl->jenkins, s->jenkins);
+	if (rc != 0)
+		goto fail;
+	rc = pthread_create(&sl->thread, NULL, slot_thread, sl);
+	if (rc != 0) {
+		error_set("cannot start a run thread: %s", strerror(rc));
+		rc = DA_ERROR;
+		goto fail;
+	}
+	return 0;
+fail:
+	slot_clear(sl);
+	return rc;
+}
+
+/* --------------------------------------------------------------- node */
+
+static void scheduler_node_spec(struct scheduler *s, struct jenkins_node_spec *spec, char **desc)
+{
+	const struct config *cfg = s->o->cfg;
+
+	*desc = xasprintf("dataops-agent %s on %s", DA_VERSION, s->host);
+	spec->name = cfg->jenkins.node;
+	spec->description = *desc;
+	spec->labels = cfg->jenkins.labels;
+	spec->executors = cfg->agent.executors;
+	spec->remote_fs = cfg->agent.state_dir;
+}
+
+/* Create the node, or bring its labels, executors and description up to date. */
+static int scheduler_register(struct scheduler *s)
+{
+	struct jenkins_node_spec spec;
+	struct jenkins_node node;
+	char *desc = NULL, *xml = NULL;
+	int rc;
+
+	scheduler_node_spec(s, &spec, &desc);
+	rc = jenkins_node_get(s->jenkins, spec.name, &node);
+	if (rc == DA_ENOTFOUND) {
+		error_clear();
+		rc = jenkins_node_create(s->jenkins, &spec);
+		if (rc == 0)
+			log_info("created node %s in %s", spec.name, jenkins_url(s->jenkins));
+		else if (rc == DA_ECONFLICT)
+			rc = 0;    /* another start of this agent got there first */
+	} else if (rc == 0) {
+		if (strcmp(node.labels, spec.labels) != 0 || node.executors != spec.executors ||
+		    strcmp(node.description, spec.description) != 0) {
+			xml = jenkins_node_xml(&spec);
+			/* Posting the config drops the offline cause (§2.4); it is set again next. */
+			rc = jenkins_node_update(s->jenkins, spec.name, xml);
+			if (rc == 0)
+				log_info("updated node %s (labels '%s', %u executors)", spec.name,
+					 spec.labels, spec.executors);
+		}
+		jenkins_node_dispose(&node);
+	}
+	free(xml);
+	free(desc);
+	return rc;
+}
+
+/* What the node's offline message should say now. */
+static char *scheduler_status(struct scheduler *s, bool draining)
+{
+	struct buf b = BUF_INIT_MAX(4096);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->slot_count; i++)
+		n += s->slots[i].busy;
+	if (n == 0) {
+		buf_puts(&b, draining ? "draining: no runs left" : "idle");
+		return buf_detach(&b);
+	}
+	buf_puts(&b, draining ? "draining: " : "");
+	if (n > 1)
+		buf_printf(&b, "%u runs: ", n);
+	buf_puts(&b, "running ");
+	for (unsigned i = 0, k = 0; i < s->slot_count; i++) {
+		if (!s->slots[i].busy)
+			continue;
+		/* Plain characters only: Util.escape would change quotes and double spaces (§2.5). */
+		if (buf_printf(&b, "%s%s for queue %lld", k++ ? ", " : "", s->slots[i].item.full_name,
+			       s->slots[i].item.id) != 0)
+			break;
+	}
+	return buf_detach(&b);
+}
+
+/*
+ * Look at the node: has somebody else set its offline cause (drain), or
+ * brought it back online (resume)? Then say our state, when it changed.
+ */
+static int scheduler_node_tick(struct scheduler *s, bool stopping)
+{
+	const struct config *cfg = s->o->cfg;
+	struct jenkins_node node;
+	char *msg;
+	int rc = jenkins_node_get(s->jenkins, cfg->jenkins.node, &node);
+
+	if (rc == DA_ENOTFOUND) {
+		/* Deleted under us: register again, so that the jobs' label has its node. */
+		log_warn("node %s is gone from Jenkins; registering it again", cfg->jenkins.node);
+		free(s->status_posted);
+		s->status_posted = NULL;
+		return scheduler_register(s);
+	}
+	if (rc != 0)
+		return rc;
+	if (node.temporarily_offline && node.offline_user &&
+	    strcmp(node.offline_user, jenkins_user(s->jenkins)) != 0) {
+		if (!s->drained_by_user)
+			log_info("node %s was marked offline by %s (%s): claiming nothing until it is "
+				 "brought back online", cfg->jenkins.node, node.offline_user,
+				 node.offline_message ? node.offline_message : "");
+		s->drained_by_user = true;
+		jenkins_node_dispose(&node);
+		return 0;       /* their message stays: it says why */
+	}
+	if (s->drained_by_user) {
+		log_info("node %s is back online: claiming again", cfg->jenkins.node);
+		s->drained_by_user = false;
+		free(s->status_posted);
+		s->status_posted = NULL;
+	}
+	msg = scheduler_status(s, stopping);
+	/* Also when the message is ours but someone cleared it (brought online). */
+	if (s->status_posted == NULL || strcmp(s->status_posted, msg) != 0 ||
+	    !node.temporarily_offline) {
+		rc = jenkins_node_set_message(s->jenkins, cfg->jenkins.node, msg);
+		if (rc == 0) {
+			free(s->status_posted);
+			s->status_posted = msg;
+			msg = NULL;
+		}
+	}
+	free(msg);
+	jenkins_node_dispose(&node);
+	return rc;
+}
+
+/* --------------------------------------------------------------- queue */
+
+static struct slot *scheduler_free_slot(struct scheduler *s)
+{
+	for (unsigned i = 0; i < s->slot_count; i++)
+		if (!s->slots[i].busy)
+			return &s->slots[i];
+	return NULL;
+}
+
+static bool scheduler_has_item(struct scheduler *s, long long id)
+{
+	for (unsigned i = 0; i < s->slot_count; i++)
+		if (s->slots[i].busy && s->slots[i].item.id == id)
+			return true;
+	return false;
+}
+
+/* Is env one this agent serves? */
+static bool scheduler_serves(const struct config *cfg, const char *env)
+{
+	if (env == NULL)
+		return true;
+	for (size_t i = 0; i < cfg->agent.env_count; i++)
+		if (strcmp(cfg->agent.envs[i], env) == 0)
+			return true;
+	return false;
+}
+
+/* One look at the queue: claim what is ours while executors are free. */
+static int scheduler_poll(struct scheduler *s)
+{
+	struct jenkins_queue q;
+	int rc = jenkins_queue_list(s->jenkins, &q);
+
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < q.count; i++) {
+		struct jenkins_queue_item *it = &q.items[i];
+		const struct catalog_operation *op;
+		struct slot *sl = scheduler_free_slot(s);
+		char *env = NULL;
+
+		if (sl == NULL || *s->o->stop)
+			break;
+		if (scheduler_has_item(s, it->id))
+			continue;
+		op = catalog_match(s->o->cat, it->full_name, &env);
+		if (op == NULL || !scheduler_serves(s->o->cfg, env)) {
+			free(env);
+			continue;
+		}
+		rc = jenkins_claim(s->jenkins, it->id);
+		if (rc == DA_ECONFLICT) {
+			log_debug("%s", error_last());
+			error_clear();
+			free(env);
+			continue;
+		}
+		if (rc != 0) {
+			/* Unknown: the item may have been removed by our request. */
+			log_warn("%s", error_last());
+			free(env);
+			if (rc == DA_EAUTH)
+				break;
+			rc = 0;
+			continue;
+		}
+		log_info("claimed queue item %lld: %s for %s", it->id, it->full_name,
+			 it->user ? it->user : "an unknown user");
+		rc = scheduler_start(s, sl, it, op, env);
+		if (rc != 0) {
+			/* Claimed but cannot run: this cannot be recorded either; say so loudly. */
+			log_error("queue item %lld claimed but not started: %s", it->id,
+				  error_last());
+			rc = 0;
+		}
+	}
+	jenkins_queue_dispose(&q);
+	return rc;
+}
+
+/* The next poll, poll_interval from now less up to 20% jitter: never later than the interval. */
+static uint64_t scheduler_next_poll(const struct config *cfg)
+{
+	unsigned iv = cfg->agent.poll_interval_ms;
+	unsigned jitter = iv / 5 ? (unsigned)random() % (iv / 5 + 1) : 0;
+
+	return time_mono_ms() + iv - jitter;
+}
+
+/* Tell every running run to stop (the second stop request). */
+static void scheduler_cancel_runs(struct scheduler *s)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < s->slot_count; i++)
+		if (s->slots[i].busy && s->slots[i].cancel_fd >= 0 &&
+		    write(s->slots[i].cancel_fd, &one, sizeof(one)) < 0)
+			log_warn("cannot cancel the run of queue item %lld: %s",
+				 s->slots[i].item.id, strerror(errno));
+	s->cancelled = true;
+}
+
+/* Sleep until deadline, a finished run or a stop request. */
+static void scheduler_wait(struct scheduler *s, uint64_t deadline)
+{
+	uint64_t now = time_mono_ms();
+	struct timespec ts;
+	unsigned ms = deadline > now ? (unsigned)(deadline - now) : 0;
+
+	if (ms > SCHEDULER_TICK_MS)
+		ms = SCHEDULER_TICK_MS;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	pthread_cond_timedwait(&s->changed, &s->lock, &ts);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int scheduler_run(const struct scheduler_opts *o)
+{
+	const struct config *cfg = o->cfg;
+	struct scheduler s = { .o = o };
+	uint64_t next_poll = 0;
+	unsigned running = 0;
+	bool announced_drain = false;
+	int rc;
+
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	if (gethostname(s.host, sizeof(s.host) - 1) != 0)
+		snprintf(s.host, sizeof(s.host), "unknown");
+	rc = jenkins_open_config(&s.jenkins, cfg, o->envp, o->jenkins_wait_ms,
+				 o->stop);
+	if (rc != 0)
+		return rc;
+	log_info("connected to Jenkins %s at %s as %s", jenkins_version(s.jenkins),
+		 jenkins_url(s.jenkins), jenkins_user(s.jenkins));
+	rc = scheduler_register(&s);
+	if (rc != 0) {
+		jenkins_free(s.jenkins);
+		return rc;
+	}
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.changed, NULL);
+	s.slot_count = cfg->agent.executors;
+	s.slots = xcalloc(s.slot_count, sizeof(*s.slots));
+	for (unsigned i = 0; i < s.slot_count; i++) {
+		s.slots[i].s = &s;
+		s.slots[i].index = i;
+		s.slots[i].cancel_fd = -1;
+	}
+	log_info("serving %zu operations as node %s with %u executors, polling every %u ms",
+		 o->cat->op_count, cfg->jenkins.node, s.slot_count, cfg->agent.poll_interval_ms);
+
+	for (;;) {
+		bool stopping = *o->stop >= 1;
+		uint64_t now;
+
+		running = scheduler_reap(&s);
+		if (stopping && running == 0)
+			break;
+		if (*o->stop >= 2 && !s.cancelled) {
+			log_warn("second stop request: cancelling %u runs", running);
+			scheduler_cancel_runs(&s);
+		}
+		if (stopping && !announced_drain) {
+			log_info("stopping: claiming nothing more; waiting for %u runs (stop again "
+				 "to cancel them)", running);
+			announced_drain = true;
+		}
+		now = time_mono_ms();
+		if (now >= next_poll) {
+			int prc = scheduler_node_tick(&s, stopping);
+
+			if (prc == 0 && !stopping && !s.drained_by_user)
+				prc = scheduler_poll(&s);
+			if (prc == DA_EAUTH) {
+				log_error("%s; stopping", error_last());
+				rc = DA_EAUTH;
+				*o->stop = *o->stop ? *o->stop : 1;
+			} else if (prc != 0) {
+				unsigned delay = http_backoff_ms(s.poll_failures++, 1000, 60000);
+
+				log_warn("%s; polling again in %.1f s", error_last(), delay / 1000.0);
+				next_poll = time_mono_ms() + delay;
+				continue;
+			} else {
+				s.poll_failures = 0;
+			}
+			next_poll = scheduler_next_poll(cfg);
+			/* A claim filled slots: look again at once when others are still free. */
+		}
+		scheduler_wait(&s, next_poll);
+	}
+	/* Leave a message that says the agent is gone, unless a person's message is there. */
+	if (!s.drained_by_user && jenkins_node_set_message(s.jenkins, cfg->jenkins.node,
+							   "stopped") != 0)
+		log_warn("%s", error_last());
+	log_info("stopped");
+	free(s.slots);
+	free(s.status_posted);
+	pthread_cond_destroy(&s.changed);
+	pthread_mutex_destroy(&s.lock);
+	jenkins_free(s.jenkins);
+	return rc;
+}

@@ -1,0 +1,96 @@
+# jenkins_lib.sh - the Jenkins double for integration tests that need one.
+# Source it after lib.sh. The double listens on 127.0.0.1 only and is killed
+# when the test exits; every wait here is bounded.
+
+JD_PY=/usr/bin/python3
+JD_SCRIPT="${DA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/doubles/jenkins/jenkins_double.py"
+JD_PIDS=()
+trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"' EXIT
+
+# start_jenkins [double options...]: sets $JURL. The agent's user is "agent"
+# with token "agent-token"; "alice" (token alice-token) triggers jobs.
+start_jenkins() {
+  rm -f "$T/jd.port"
+  "$JD_PY" "$JD_SCRIPT" --port 0 --port-file "$T/jd.port" \
+      --users "agent:agent-token,alice:alice-token" --state "$T/jd-state.json" "$@" \
+      > "$T/jd.out" 2>&1 &
+  JD_PIDS+=($!)
+  for _ in $(seq 1 100); do [ -s "$T/jd.port" ] && break; sleep 0.1; done
+  [ -s "$T/jd.port" ] || { cat "$T/jd.out" >&2; fail "the Jenkins double did not start"; }
+  JURL="http://127.0.0.1:$(cat "$T/jd.port")"
+  printf 'agent-token\n' > "$T/token"
+  chmod 600 "$T/token"
+}
+
+# jcurl METHOD PATH [curl args...] as alice; prints the body.
+jcurl() {
+  local m=$1 p=$2; shift 2
+  curl -sS --max-time 10 -u alice:alice-token -X "$m" "$JURL$p" "$@"
+}
+
+# jstate: the double's state as JSON on stdout (logs included).
+jstate() { curl -sS --max-time 10 "$JURL/_double/state"; }
+
+# jpy EXPR: evaluate a Python expression over the state ("s"), print it.
+jpy() {
+  jstate | "$JD_PY" -c 'import json,sys; s=json.load(sys.stdin); print('"$1"')'
+}
+
+# create_job_tree JOB...: folders, a trigger job and its -runs External Job
+# for each full name, with a string parameter github_release_tag.
+create_job_tree() {
+  local job parent name acc seg
+  for job in "$@"; do
+    acc=""
+    IFS=/ read -ra segs <<< "$job"
+    for ((i = 0; i < ${#segs[@]} - 1; i++)); do
+      seg=${segs[$i]}
+      jcurl POST "$acc/createItem?name=$seg" -H 'Content-Type: application/xml' \
+        --data-binary '<com.cloudbees.hudson.plugins.folder.Folder/>' -o /dev/null
+      acc="$acc/job/$seg"
+    done
+    name=${segs[-1]}
+    jcurl POST "$acc/createItem?name=$name" -H 'Content-Type: application/xml' --data-binary \
+      "<project><properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions><hudson.model.StringParameterDefinition><name>github_release_tag</name><defaultValue></defaultValue></hudson.model.StringParameterDefinition></parameterDefinitions></hudson.model.ParametersDefinitionProperty></properties><quietPeriod>0</quietPeriod><canRoam>false</canRoam><assignedNode>dataops-agent</assignedNode><concurrentBuild>true</concurrentBuild><builders><hudson.tasks.Shell><command>exit 1</command></hudson.tasks.Shell></builders></project>" -o /dev/null
+    jcurl POST "$acc/createItem?name=$name-runs" -H 'Content-Type: application/xml' \
+      --data-binary '<hudson.model.ExternalJob/>' -o /dev/null
+  done
+}
+
+# trigger JOB NAME=VALUE...: buildWithParameters as alice; prints the queue id.
+trigger() {
+  local job=$1 path="" seg args=(); shift
+  IFS=/ read -ra segs <<< "$job"
+  for seg in "${segs[@]}"; do path="$path/job/$seg"; done
+  for a in "$@"; do args+=(--data-urlencode "$a"); done
+  curl -sS --max-time 10 -u alice:alice-token -o /dev/null -D - \
+    -X POST "$JURL$path/buildWithParameters?delay=0sec" "${args[@]}" |
+    sed -n 's|^[Ll]ocation: .*/queue/item/\([0-9]*\)/.*|\1|p'
+}
+
+# wait_for SECONDS PYTHON-EXPR: until the expression over the state is True.
+wait_for() {
+  local secs=$1 expr=$2 i
+  for ((i = 0; i < secs * 10; i++)); do
+    [ "$(jpy "$expr" 2>/dev/null)" = "True" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_agent [flags]: the agent in the background, its log in $T/agent.log.
+start_agent() {
+  "$DA_BIN" --config "$T/agent.conf" agent "$@" > "$T/agent.log" 2>&1 &
+  AGENT_PID=$!
+  JD_PIDS+=($AGENT_PID)
+}
+
+# stop_agent: SIGTERM, and wait (bounded) for it to exit; $agent_rc.
+stop_agent() {
+  kill -TERM "$AGENT_PID" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$AGENT_PID" 2>/dev/null; then
+    kill -KILL "$AGENT_PID"; cat "$T/agent.log" >&2; fail "the agent did not stop within 30 s"
+  fi
+  set +e; wait "$AGENT_PID"; agent_rc=$?; set -e
+}
