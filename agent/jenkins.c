@@ -793,6 +793,12 @@ int jenkins_queue_list(struct jenkins *j, struct jenkins_queue *out)
 	char *what;
 
 	memset(out, 0, sizeof(*out));
+	if (rc == 0 && r.content_type && strncmp(r.content_type, "text/html", 9) == 0) {
+		/* A sign-in page of a proxy or an SSO gateway answers 200 with HTML. */
+		error_set("GET %s: answered an HTML page, not JSON: is a proxy or a sign-in page "
+			  "between the agent and Jenkins?", r.url);
+		rc = DA_EINVALID;
+	}
 	if (rc == 0) {
 		what = xasprintf("GET %s", r.url);
 		rc = jenkins_queue_parse(r.body.ptr ? r.body.ptr : "", r.body.len, what, out);

@@ -7,11 +7,11 @@ JD_SCRIPT="${DA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 JD_PIDS=()
 trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"' EXIT
 
-# start_jenkins [double options...]: sets $JURL. The agent's user is "agent"
+# start_jenkins [double options...]: sets $JURL (port $JD_PORT, default any free one). The agent's user is "agent"
 # with token "agent-token"; "alice" (token alice-token) triggers jobs.
 start_jenkins() {
   rm -f "$T/jd.port"
-  "$JD_PY" "$JD_SCRIPT" --port 0 --port-file "$T/jd.port" \
+  "$JD_PY" "$JD_SCRIPT" --port "${JD_PORT:-0}" --port-file "$T/jd.port" \
       --users "agent:agent-token,alice:alice-token" --state "$T/jd-state.json" "$@" \
       > "$T/jd.out" 2>&1 &
   JD_PIDS+=($!)
@@ -93,4 +93,23 @@ stop_agent() {
     kill -KILL "$AGENT_PID"; cat "$T/agent.log" >&2; fail "the agent did not stop within 30 s"
   fi
   set +e; wait "$AGENT_PID"; agent_rc=$?; set -e
+}
+
+# agent_config [extra agent.conf lines...]: a config for the agent against
+# $JURL (set by start_jenkins, or JURL set by hand), polling fast.
+agent_config() {
+  write_config "url = $JURL" "user = agent" "token_file = $T/token" "labels = dataops-agent"
+  printf '[agent]\npoll_interval = 200ms\nexecutors = 2\n' >> "$T/agent.conf"
+  [ $# -eq 0 ] || printf '%s\n' "$@" >> "$T/agent.conf"
+}
+
+# faults JSON: set the double's fault switches.
+faults() { curl -sS --max-time 10 -X POST "$JURL/_double/faults" -d "$1" -o /dev/null; }
+
+# wait_log SECONDS TEXT: until the agent's log has TEXT.
+wait_log() {
+  local i
+  for ((i = 0; i < $1 * 10; i++)); do grep -qF -- "$2" "$T/agent.log" && return 0; sleep 0.1; done
+  cat "$T/agent.log" >&2
+  fail "the agent's log did not say '$2' within $1 s"
 }

@@ -1030,6 +1030,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             raise ClientGone("dropped by fault")
+        if self.fault("html200"):            # a proxy's or login page's HTML where JSON was expected
+            return self.send(200, "<html><head><title>Sign in</title></head><body>proxy</body></html>",
+                             "text/html;charset=utf-8")
+        if self.fault("bad_json"):           # a truncated answer
+            return self.send(200, '{"_class":"hudson.model.Queue","items":[{"id":', "application/json;charset=utf-8")
         if self.fault("status503") or time.time() < srv.down_until:
             raise HTTPError(503, "<html><body><h1>Please wait while Jenkins is getting ready to work...</h1>"
                             "</body></html>", [("Retry-After", "10")])

@@ -1,0 +1,77 @@
+# How the agent meets a Jenkins that is not there yet, refuses it, is too
+# old, or answers garbage: clear messages, retries with backoff where
+# retrying can help, and an exit naming user, URL or permission where not.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/jenkins_lib.sh"
+
+cat > "$T/jobs/echo.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<operation path="Provision/{env}/DataPipeline/Echo" display-name="Echo">
+  <parameters><param name="n" default="0"/></parameters>
+  <steps><step name="say"><arg>echo</arg><arg>item ${n}</arg></step></steps>
+</operation>
+XML
+printf 'agent-token\n' > "$T/token"; chmod 600 "$T/token"
+
+# 1. Jenkins unreachable at start: the agent says so, retries, then serves.
+JD_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+JURL="http://127.0.0.1:$JD_PORT"
+agent_config
+start_agent
+wait_log 10 "retrying in"
+assert_contains "$T/agent.log" "$JURL"
+start_jenkins
+wait_for 30 "'test-agent' in s['nodes']" || { cat "$T/agent.log"; fail "no node after Jenkins came up"; }
+pass "an unreachable Jenkins at start is retried with backoff, and said so"
+
+# 2. 503s, an HTML page and a truncated answer while polling: logged, backed off, survived.
+create_job_tree Provision/dev/DataPipeline/Echo
+faults '{"status503": 3, "match": "^/queue/api"}'
+wait_log 10 "Jenkins answered 503"
+faults '{"html200": 1, "match": "^/queue/api"}'
+wait_log 10 "answered an HTML page, not JSON"
+faults '{"bad_json": 1, "match": "^/queue/api"}'
+wait_log 10 "not JSON"
+faults '{}'
+q=$(trigger Provision/dev/DataPipeline/Echo n=1)
+wait_for 30 "len(s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs']) == 1 and not s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'][0]['building']" ||
+  { cat "$T/agent.log"; fail "no run after the faults"; }
+pass "5xx, HTML and malformed JSON from the queue are logged and survived"
+
+# 3. cancelItem answering 500 for a live item (a stale object): re-read, claimed, recorded once.
+curl -sS -X DELETE "$JURL/_double/requests" -o /dev/null
+faults '{"cancel_500": 1}'
+q=$(trigger Provision/dev/DataPipeline/Echo n=2)
+wait_for 30 "len(s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs']) == 2 and not s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'][1]['building']" ||
+  { cat "$T/agent.log"; fail "the item answered 500 once was not claimed"; }
+codes=$(curl -sS "$JURL/_double/requests" | /usr/bin/python3 -c "import json,sys; print(' '.join(str(r['status']) for r in json.load(sys.stdin) if r['path']=='/queue/cancelItem' and r['query']=='id=$q'))")
+assert_eq "500 204" "$codes" "cancelItem answers for queue item $q"
+assert_eq "#$q " "$(jpy "s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'][1]['displayName']")" "the re-tried item's record"
+pass "a 500 from cancelItem is re-read and the claim tried again"
+stop_agent
+assert_eq 0 "$agent_rc" "exit code after SIGTERM"
+
+# 4. A bad token: exit 77 naming the user and the URL, never the token.
+printf 'wrong-token\n' > "$T/token"
+da agent
+assert_eq 77 "$rc" "exit code for a refused token"
+assert_contains "$T/out" "refused the API token of user 'agent'"
+assert_contains "$T/out" "$JURL"
+assert_not_contains "$T/out" "wrong-token"
+pass "a bad token exits naming user and URL"
+
+# 5. A missing permission: named from X-Required-Permission.
+printf 'agent-token\n' > "$T/token"
+curl -sS -X POST "$JURL/_double/users" -d '{"agent": {"token": "agent-token", "perms": ["read", "build"]}}' -o /dev/null
+sed -i 's/^node = test-agent/node = other-node/' "$T/agent.conf"
+da agent
+assert_eq 77 "$rc" "exit code for a missing permission"
+assert_contains "$T/out" "lacks the Jenkins permission hudson.model.Computer"
+pass "a missing permission is named"
+
+# 6. A Jenkins older than 2.211: refused with the reason.
+curl -sS -X POST "$JURL/_double/mode" -d '{"version": "2.204.1"}' -o /dev/null
+da agent
+assert_eq 78 "$rc" "exit code for an old Jenkins"
+assert_contains "$T/out" "is version 2.204.1; dataops-agent needs 2.211 or later"
+pass "a Jenkins older than 2.211 is refused"
