@@ -329,7 +329,8 @@ static int cmd_sync(const struct config *cfg, const struct catalog *cat, const s
 		return EXIT_TEMPFAIL;
 	if (rc == DA_EAUTH)
 		return EXIT_NOPERM;
-	return EXIT_SOFTWARE;
+	/* DA_ERROR: Jenkins refused some items (each named on stderr), the others are synced. */
+	return rc == DA_ERROR ? 1 : EXIT_SOFTWARE;
 }
 
 /* ---- agent: the long-running loop (agent/scheduler.c) ---- */
