@@ -255,9 +255,8 @@ char *sync_runs_xml(const struct sync_job_spec *spec)
 
 char *sync_node_description(const char *host)
 {
-	return xasprintf("dataops-agent %s on %s: an HTTP-only node that never connects; the "
-			 "agent claims the jobs of its labels from the queue and records their runs.",
-			 DA_VERSION, host);
+	/* The very words of the agent command's registration (scheduler.c): the two must agree. */
+	return xasprintf("dataops-agent %s on %s", DA_VERSION, host);
 }
 
 /* ------------------------------------------------- parsing and comparing */
@@ -1123,8 +1122,14 @@ int sync_run(const struct sync_opts *opts)
 	sync_plan(&s);
 
 	rc = jenkins_open_config(&s.j, opts->cfg, opts->envp, opts->wait_ms, NULL);
-	if (rc != 0)
+	if (rc != 0) {
+		/* Besides unreachable and refused: no token, or not a Jenkins we can use. */
+		if (rc == DA_ERETRY || rc == DA_ETIMEOUT)
+			error_prefix("Jenkins did not answer within %ld s: ", opts->wait_ms / 1000);
+		else if (!sync_fatal(rc))
+			rc = DA_EINVALID;
 		goto out;
+	}
 	for (size_t i = 0; i < s.count; i++) {
 		const struct sync_item *it = &s.items[i];
 		const char *parent = sync_failed_parent(&s, it->full_name);

@@ -80,7 +80,7 @@ char *sync_folder_xml(const char *full_name);
 char *sync_trigger_xml(const struct sync_job_spec *spec);
 /* The -runs External Job's config.xml (new string). */
 char *sync_runs_xml(const struct sync_job_spec *spec);
-/* The node's description: "dataops-agent VERSION on HOST (...)" (new string). */
+/* The node's description: "dataops-agent VERSION on HOST" (new string). */
 char *sync_node_description(const char *host);
 
 /*
