@@ -6,6 +6,9 @@
  * level that knows *where* (file:line, job path, queue id) adds that once
  * with error_prefix(). Nobody overwrites a message (libgit2's rule).
  * The message is thread-local, so parallel branches do not mix them.
+ * Secret values are masked out of every message as it is stored (the
+ * global redactor of common/redact.h), before it is cut to its 2047 bytes,
+ * so an error can never carry a secret to a log or to Jenkins.
  */
 #ifndef DA_ERROR_H
 #define DA_ERROR_H

@@ -4,6 +4,8 @@
  * Lines go to stderr as "TIME LEVEL message". The level is checked before
  * the arguments are formatted (redis's serverLog), and control bytes from
  * outside are escaped so that a child or a server cannot forge a line.
+ * Secret values are masked before anything else (the global redactor of
+ * common/redact.h), and only then is a message cut to its 4096 bytes.
  */
 #ifndef DA_LOG_H
 #define DA_LOG_H

@@ -1,4 +1,4 @@
-/* spool.c - append-only log file with followers. */
+/* spool.c - append-only log file with followers, redacted on the way in. */
 #include "spool.h"
 
 #include <errno.h>
@@ -14,7 +14,11 @@
 
 #include "buf.h"
 #include "error.h"
+#include "redact.h"
 #include "xmalloc.h"
+
+/* Bytes redacted per pass: bounds the scratch buffer whatever a write's size. */
+#define SPOOL_REDACT_CHUNK 65536
 
 struct spool {
 	char *path;
@@ -24,6 +28,8 @@ struct spool {
 	uint64_t size;
 	bool finished;
 	int write_errno;      /* sticky: first write error */
+	struct redact_stream *redact; /* NULL: bytes go to the file as they are */
+	struct buf scratch;   /* a redacted chunk on its way to the file */
 };
 
 int spool_open(struct spool **out, const char *path)
@@ -41,6 +47,7 @@ int spool_open(struct spool **out, const char *path)
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
 	s->fd = fd;
+	buf_init(&s->scratch, SIZE_MAX / 2);
 	pthread_mutex_init(&s->lock, NULL);
 	/* Monotonic waits: a clock change must not stall a follower. */
 	pthread_condattr_init(&attr);
@@ -49,6 +56,61 @@ int spool_open(struct spool **out, const char *path)
 	pthread_condattr_destroy(&attr);
 	*out = s;
 	return 0;
+}
+
+/* Append to the file (lock held). On failure the errno sticks. */
+static int spool_append(struct spool *s, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(s->fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			s->write_errno = errno;
+			return DA_ERROR;
+		}
+		p += n;
+		len -= (size_t)n;
+		s->size += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Release what the redactor holds back into the file (lock held). */
+static int spool_release(struct spool *s)
+{
+	int rc;
+
+	if (!s->redact || s->write_errno)
+		return 0;
+	buf_clear(&s->scratch);
+	rc = redact_stream_finish(s->redact, &s->scratch);
+	if (rc == 0)
+		rc = spool_append(s, s->scratch.ptr, s->scratch.len);
+	return rc;
+}
+
+static void spool_report(const struct spool *s)
+{
+	if (s->write_errno)
+		error_set("cannot write spool file %s: %s", s->path, strerror(s->write_errno));
+}
+
+int spool_set_redactor(struct spool *s, struct redactor *r)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = spool_release(s);
+	redact_stream_free(s->redact);
+	s->redact = NULL;
+	if (r)
+		redact_stream_new(&s->redact, r);
+	if (rc < 0)
+		spool_report(s);
+	pthread_cond_broadcast(&s->grown);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 int spool_write(struct spool *s, const void *data, size_t len)
@@ -61,22 +123,23 @@ int spool_write(struct spool *s, const void *data, size_t len)
 		rc = DA_ERROR;
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t n = write(s->fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			s->write_errno = errno;
-			rc = DA_ERROR;
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
-		s->size += (uint64_t)n;
+	if (!s->redact) {
+		rc = spool_append(s, p, len);
+		goto out;
+	}
+	while (len > 0 && rc == 0) {
+		size_t take = len < SPOOL_REDACT_CHUNK ? len : SPOOL_REDACT_CHUNK;
+
+		buf_clear(&s->scratch);
+		rc = redact_stream_write(s->redact, p, take, &s->scratch);
+		if (rc == 0)
+			rc = spool_append(s, s->scratch.ptr, s->scratch.len);
+		p += take;
+		len -= take;
 	}
 out:
 	if (rc < 0)
-		error_set("cannot write spool file %s: %s", s->path, strerror(s->write_errno));
+		spool_report(s);
 	pthread_cond_broadcast(&s->grown);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -98,12 +161,20 @@ int spool_printf(struct spool *s, const char *fmt, ...)
 	return rc;
 }
 
-void spool_finish(struct spool *s)
+int spool_finish(struct spool *s)
 {
+	int rc;
+
 	pthread_mutex_lock(&s->lock);
+	rc = spool_release(s);
+	if (s->write_errno) {
+		rc = DA_ERROR;
+		spool_report(s);
+	}
 	s->finished = true;
 	pthread_cond_broadcast(&s->grown);
 	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 ssize_t spool_read_at(struct spool *s, uint64_t offset, void *buf, size_t len, int timeout_ms)
@@ -164,6 +235,10 @@ void spool_free(struct spool *s)
 {
 	if (!s)
 		return;
+	/* Held-back bytes are part of the log: never drop them. */
+	spool_release(s);
+	redact_stream_free(s->redact);
+	buf_dispose(&s->scratch);
 	close(s->fd);
 	pthread_cond_destroy(&s->grown);
 	pthread_mutex_destroy(&s->lock);
