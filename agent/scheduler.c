@@ -57,7 +57,8 @@ struct scheduler {
 	unsigned poll_failures;
 };
 
-char *scheduler_spool_path(const struct config *cfg, const char *job, const char *tag)
+char *scheduler_spool_path(const struct config *cfg, const char *job, long long queue_id,
+			   const char *tag)
 {
 	char stamp[32];
 	time_t now = time(NULL);
@@ -69,6 +70,9 @@ char *scheduler_spool_path(const struct config *cfg, const char *job, const char
 	buf_printf(&b, "%s/runs/%s-", cfg->agent.state_dir, stamp);
 	for (const char *c = job; *c; c++)
 		buf_putc(&b, *c == '/' || *c == ' ' ? '_' : *c);
+	/* The queue id keeps two runs of one job and tag in one second apart. */
+	if (queue_id >= 0)
+		buf_printf(&b, "-q%lld", queue_id);
 	buf_putc(&b, '-');
 	/* The tag is outside data: only characters that are safe in a file name. */
 	for (const char *c = tag; *c; c++)
@@ -112,21 +116,10 @@ static void slot_header(struct slot *sl, struct spool *sp)
 {
 	const struct config *cfg = sl->s->o->cfg;
 
+	/* The parameters follow from the run itself, with secret ones masked. */
 	spool_printf(sp, "dataops-agent %s on node %s (host %s) claimed queue item %lld of %s, "
 		     "triggered by %s\n", DA_VERSION, cfg->jenkins.node, sl->s->host, sl->item.id,
 		     sl->item.full_name, sl->item.user ? sl->item.user : "an unknown user");
-	for (size_t i = 0; i < sl->item.param_count; i++) {
-		const char *p = sl->item.params[i];
-		const char *eq = strchr(p, '=');
-		char *name = xstrndup(p, (size_t)(eq - p));
-		const struct catalog_param *cp = catalog_param_find(sl->op, name);
-
-		if (cp && cp->secret)
-			spool_printf(sp, "  parameter %s = ****\n", name);
-		else
-			spool_printf(sp, "  parameter %s\n", p);
-		free(name);
-	}
 }
 
 static char *slot_description(const struct slot *sl, const struct run_outcome *oc)
@@ -195,7 +188,7 @@ static void *slot_thread(void *arg)
 	int rc;
 
 	runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
-	path = scheduler_spool_path(cfg, sl->item.full_name, scheduler_tag(sl));
+	path = scheduler_spool_path(cfg, sl->item.full_name, sl->item.id, scheduler_tag(sl));
 	if (fs_mkdir_p(runs_dir, 0700) < 0 || spool_open(&sp, path) < 0) {
 		/* Nothing can be recorded without a spool: say so in the agent's log. */
 		log_error("queue item %lld (%s): %s", sl->item.id, sl->item.full_name, error_last());

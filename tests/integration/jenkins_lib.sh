@@ -5,7 +5,7 @@
 JD_PY=/usr/bin/python3
 JD_SCRIPT="${DA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/doubles/jenkins/jenkins_double.py"
 JD_PIDS=()
-trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"' EXIT
+trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
 
 # start_jenkins [double options...]: sets $JURL (port $JD_PORT, default any free one). The agent's user is "agent"
 # with token "agent-token"; "alice" (token alice-token) triggers jobs.
@@ -37,9 +37,13 @@ jpy() {
 }
 
 # create_job_tree JOB...: folders, a trigger job and its -runs External Job
-# for each full name, with a string parameter github_release_tag.
+# for each full name, with the string parameters named in $JOB_PARAMS
+# (default github_release_tag).
 create_job_tree() {
-  local job parent name acc seg
+  local job parent name acc seg defs="" p
+  for p in ${JOB_PARAMS:-github_release_tag}; do
+    defs="$defs<hudson.model.StringParameterDefinition><name>$p</name><defaultValue></defaultValue></hudson.model.StringParameterDefinition>"
+  done
   for job in "$@"; do
     acc=""
     IFS=/ read -ra segs <<< "$job"
@@ -51,7 +55,7 @@ create_job_tree() {
     done
     name=${segs[-1]}
     jcurl POST "$acc/createItem?name=$name" -H 'Content-Type: application/xml' --data-binary \
-      "<project><properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions><hudson.model.StringParameterDefinition><name>github_release_tag</name><defaultValue></defaultValue></hudson.model.StringParameterDefinition></parameterDefinitions></hudson.model.ParametersDefinitionProperty></properties><quietPeriod>0</quietPeriod><canRoam>false</canRoam><assignedNode>dataops-agent</assignedNode><concurrentBuild>true</concurrentBuild><builders><hudson.tasks.Shell><command>exit 1</command></hudson.tasks.Shell></builders></project>" -o /dev/null
+      "<project><properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>$defs</parameterDefinitions></hudson.model.ParametersDefinitionProperty></properties><quietPeriod>0</quietPeriod><canRoam>false</canRoam><assignedNode>dataops-agent</assignedNode><concurrentBuild>true</concurrentBuild><builders><hudson.tasks.Shell><command>exit 1</command></hudson.tasks.Shell></builders></project>" -o /dev/null
     jcurl POST "$acc/createItem?name=$name-runs" -H 'Content-Type: application/xml' \
       --data-binary '<hudson.model.ExternalJob/>' -o /dev/null
   done

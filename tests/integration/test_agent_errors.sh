@@ -25,7 +25,7 @@ wait_for 30 "'test-agent' in s['nodes']" || { cat "$T/agent.log"; fail "no node 
 pass "an unreachable Jenkins at start is retried with backoff, and said so"
 
 # 2. 503s, an HTML page and a truncated answer while polling: logged, backed off, survived.
-create_job_tree Provision/dev/DataPipeline/Echo
+JOB_PARAMS=n create_job_tree Provision/dev/DataPipeline/Echo
 faults '{"status503": 3, "match": "^/queue/api"}'
 wait_log 10 "Jenkins answered 503"
 faults '{"html200": 1, "match": "^/queue/api"}'
