@@ -1,4 +1,9 @@
-/* run.c - one run of one catalog operation: ref, workspace, steps, outputs. */
+/*
+ * run.c - one run of one catalog operation: ref, workspace, steps, outputs.
+ *
+ * Steps are child processes (common/proc.c) or Delphix engine actions
+ * (agent/dddp.c); both write to the same console, prefixed per branch.
+ */
 #define _GNU_SOURCE /* eventfd flags, pthread names */
 #include "run.h"
 
@@ -16,6 +21,7 @@
 
 #include "artifact.h"
 #include "buf.h"
+#include "dddp.h"
 #include "error.h"
 #include "fsutil.h"
 #include "jobpath.h"
@@ -25,6 +31,8 @@
 #include "xmalloc.h"
 
 #define PARAM_VALUE_MAX 65536
+/* An engine step without a timeout still waits at most this long for its job. */
+#define DDDP_STEP_DEFAULT_TIMEOUT_S (6u * 3600u)
 /* A branch line longer than this is written out without waiting for '\n'. */
 #define LINE_MAX_BUFFERED 8192
 #define RETRY_DELAY_MS 1000
@@ -367,12 +375,15 @@ struct run {
 	char *workspace;
 	struct console console;
 	atomic_int failures;
+	char *dddp_password;    /* read once when a step needs the engine; wiped at the end */
+	struct dddp *dddp;      /* the run's own thread's engine session; branches have theirs */
 };
 
 struct step_outcome {
 	enum run_result result;
 	int exit_code;
 	char *summary;
+	char *bookmark;         /* an engine step's bookmark: "prep1 2024-05-01 102500 (shared)" */
 };
 
 /* The environment one step sees, in order of precedence (later wins). */
@@ -460,10 +471,200 @@ static void step_fail(struct step_outcome *so, enum run_result result, int code,
 	so->exit_code = code;
 }
 
+/* ---- engine steps ---- */
+
+static void on_dddp_progress(const struct dddp_job *job, void *payload)
+{
+	struct console *con = payload;
+
+	console_printf(con, "    %s %s %s %3.0f%%%s%s\n", job->ref, job->action_type, job->state,
+		       job->percent, *job->last_message ? "  " : "", job->last_message);
+}
+
+static void on_dddp_note(const char *message, void *payload)
+{
+	console_printf(payload, "    engine: %s\n", message);
+}
+
+/* The exit code of a failed engine step. */
+static int dddp_exit_code(int rc)
+{
+	switch (rc) {
+	case DA_ETIMEOUT: return RUN_EXIT_TIMEOUT;
+	case DA_ECANCELLED: return RUN_EXIT_SIGNAL_BASE + 15;
+	case DA_EAUTH: return RUN_EXIT_NOPERM;
+	case DA_ERETRY: return RUN_EXIT_TEMPFAIL;
+	case DA_EINVALID: return RUN_EXIT_CONFIG;
+	default: return 1;
+	}
+}
+
+/* Split "a,b, c" into a NULL-terminated list of trimmed, non-empty items. */
+static char **split_tags(const char *s)
+{
+	size_t n = 0, cap = 4;
+	char **v = xcalloc(cap, sizeof(char *));
+
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		const char *a = s, *b = s + len;
+
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b > a) {
+			if (n + 2 > cap)
+				v = xreallocarray(v, cap *= 2, sizeof(char *));
+			v[n++] = xstrndup(a, (size_t)(b - a));
+			v[n] = NULL;
+		}
+		s += len + (s[len] == ',');
+	}
+	return v;
+}
+
+/*
+ * One engine action, on the calling thread's session (opened here the
+ * first time). Returns 0 or a DA_E* code with the message set.
+ */
+static int dddp_action(struct run *run, struct console *con, struct dddp **session,
+		       const struct catalog_dddp *x, const struct vars *env, unsigned timeout_s,
+		       int cancel_fd, char **bookmark_out)
+{
+	const struct config *cfg = run->opts->cfg;
+	char *database = NULL, *tmpl = NULL, *container = NULL, *name = NULL, *tags = NULL;
+	char **tag_list = NULL, *ref = NULL;
+	struct dddp_job job;
+	uint64_t deadline;
+	bool created = false;
+	int rc;
+
+	memset(&job, 0, sizeof(job));
+	*bookmark_out = NULL;
+	if ((rc = expand(&database, x->database, env, NULL)) < 0 ||
+	    (rc = expand(&tmpl, x->template_name, env, NULL)) < 0 ||
+	    (rc = expand(&container, x->container, env, NULL)) < 0 ||
+	    (rc = expand(&name, x->bookmark, env, NULL)) < 0 ||
+	    (rc = expand(&tags, x->tags, env, NULL)) < 0)
+		goto out;
+	if (!*session) {
+		struct dddp_opts o = DDDP_OPTS_INIT;
+
+		o.url = cfg->dddp.url;
+		o.user = cfg->dddp.user;
+		o.password = run->dddp_password;
+		o.cancel_fd = cancel_fd;
+		o.progress = on_dddp_progress;
+		o.note = on_dddp_note;
+		o.payload = con;
+		if ((rc = dddp_new(session, &o)) < 0)
+			goto out;
+	}
+	deadline = time_mono_ms() + 1000ull * (timeout_s ? timeout_s : DDDP_STEP_DEFAULT_TIMEOUT_S);
+	switch (x->action) {
+	case CATALOG_DDDP_SYNC:
+		console_printf(con, "    sync of dSource '%s'\n", database);
+		rc = dddp_sync(*session, &job, database, deadline);
+		break;
+	case CATALOG_DDDP_REFRESH:
+		console_printf(con, "    refresh of VDB '%s' from its parent's latest snapshot\n", database);
+		rc = dddp_refresh(*session, &job, database, deadline);
+		break;
+	case CATALOG_DDDP_CONTAINER_REFRESH:
+		console_printf(con, "    spin-up of data pod '%s' (template '%s')\n", container, tmpl);
+		rc = dddp_container_refresh(*session, &job, &created, tmpl, container, x->create, deadline);
+		if (rc == 0 && created)
+			console_printf(con, "    data pod '%s' created from template '%s'\n", container, tmpl);
+		break;
+	case CATALOG_DDDP_BOOKMARK: {
+		struct dddp_bookmark_opts bo = { tmpl, container, name, NULL, x->shared };
+
+		tag_list = split_tags(tags);
+		bo.tags = (const char *const *)tag_list;
+		if (*container)
+			console_printf(con, "    bookmark '%s' of data pod '%s'%s\n", name, container,
+				       x->shared ? ", shared" : "");
+		else
+			console_printf(con, "    bookmark '%s' of template '%s'%s\n", name, tmpl,
+				       x->shared ? ", shared" : "");
+		rc = dddp_bookmark(*session, &job, &ref, &bo, deadline);
+		if (rc == 0)
+			*bookmark_out = xasprintf("%s%s", name, x->shared ? " (shared)" : "");
+		break;
+	}
+	}
+	if (rc == 0 && ref)
+		console_printf(con, "    bookmark %s made by %s\n", ref, job.ref);
+out:
+	dddp_job_dispose(&job);
+	strv_free(tag_list);
+	free(ref);
+	free(database);
+	free(tmpl);
+	free(container);
+	free(name);
+	free(tags);
+	return rc;
+}
+
+/* Run one engine step, with its retries (never after a refused login). */
+static void run_dddp_step(struct step_outcome *so, struct run *run, struct console *con,
+			  const struct catalog_step *step, const char *label,
+			  const struct vars *branch_vars, int cancel_fd, struct dddp **session)
+{
+	struct vars env = { 0 };
+	int rc = 0;
+
+	vars_copy(&env, &run->base);
+	if (branch_vars)
+		vars_copy(&env, branch_vars);
+	for (unsigned attempt = 0; attempt <= step->retries; attempt++) {
+		uint64_t t0 = time_mono_ms();
+		char took[32];
+		char *bookmark = NULL;
+
+		if (attempt > 0) {
+			struct pollfd pfd = { cancel_fd, POLLIN, 0 };
+
+			console_printf(con, "--- retrying step '%s' (attempt %u of %u) in %d ms\n",
+				       step->name, attempt + 1, step->retries + 1, RETRY_DELAY_MS);
+			if (poll(&pfd, cancel_fd >= 0 ? 1 : 0, RETRY_DELAY_MS) > 0)
+				break;
+		}
+		console_printf(con, "==> %s %s: Delphix engine: %s\n", label, step->name,
+			       catalog_dddp_action_name(step->dddp->action));
+		rc = dddp_action(run, con, session, step->dddp, &env, step->timeout_s, cancel_fd,
+				 &bookmark);
+		time_format_duration(took, sizeof(took), time_mono_ms() - t0);
+		if (rc == 0) {
+			console_printf(con, "<== %s: ok (%s)%s%s\n", step->name, took,
+				       bookmark ? ", bookmark " : "", bookmark ? bookmark : "");
+			so->result = RUN_SUCCESS;
+			so->exit_code = 0;
+			free(so->summary);
+			so->summary = NULL;
+			free(so->bookmark);
+			so->bookmark = bookmark;
+			break;
+		}
+		free(bookmark);
+		step_fail(so, rc == DA_ECANCELLED ? RUN_ABORTED : RUN_FAILURE, dddp_exit_code(rc),
+			  "step '%s' failed: %s", step->name, error_last());
+		console_printf(con, "<== %s: %s, %s (%s)\n", step->name,
+			       rc == DA_ECANCELLED ? "cancelled" : "FAILED", error_last(), took);
+		error_clear();
+		/* A refused login is never tried again (lockout), nor a cancel or a config error. */
+		if (rc == DA_EAUTH || rc == DA_ECANCELLED || rc == DA_EINVALID)
+			break;
+	}
+	vars_dispose(&env);
+}
+
 /* Run one step, with its retries, writing to con. */
 static void run_step(struct step_outcome *so, struct run *run, struct console *con,
 		     const struct catalog_step *step, const char *label,
-		     const struct vars *branch_vars, int cancel_fd)
+		     const struct vars *branch_vars, int cancel_fd, struct dddp **session)
 {
 	struct vars env = { 0 };
 	char **argv = NULL, **envp = NULL;
@@ -474,6 +675,13 @@ static void run_step(struct step_outcome *so, struct run *run, struct console *c
 	so->result = RUN_SUCCESS;
 	so->exit_code = 0;
 	so->summary = NULL;
+	so->bookmark = NULL;
+	if (step->dddp) {
+		run_dddp_step(so, run, con, step, label, branch_vars, cancel_fd, session);
+		if (so->result != RUN_SUCCESS && !so->summary)
+			so->summary = xstrdup("failed");
+		return;
+	}
 	buf_init(&shown, 1 << 16);
 
 	if ((rc = step_environment(&env, run, step, branch_vars)) < 0 ||
@@ -573,6 +781,7 @@ struct branch_job {
 	int cancel_fd;     /* the block's: a fail-fast failure or the run's cancel */
 	int done_fd;       /* written once when this branch ends */
 	struct step_outcome outcome;
+	char *bookmark;    /* the branch's last bookmark, for the table */
 	uint64_t elapsed_ms;
 };
 
@@ -582,6 +791,7 @@ static void *branch_main(void *arg)
 	const struct catalog_branch *br = job->branch;
 	struct vars bvars = { 0 };
 	struct console con;
+	struct dddp *session = NULL;
 	char index[16];
 	uint64_t start = time_mono_ms(), one = 1;
 
@@ -592,16 +802,24 @@ static void *branch_main(void *arg)
 	job->outcome.result = RUN_SUCCESS;
 	job->outcome.exit_code = 0;
 	job->outcome.summary = NULL;
+	job->outcome.bookmark = NULL;
 	for (size_t i = 0; i < br->step_count; i++) {
 		char label[64];
 
 		snprintf(label, sizeof(label), "[%zu/%zu]", i + 1, br->step_count);
-		run_step(&job->outcome, job->run, &con, &br->steps[i], label, &bvars, job->cancel_fd);
+		run_step(&job->outcome, job->run, &con, &br->steps[i], label, &bvars, job->cancel_fd,
+			 &session);
+		if (job->outcome.bookmark) {
+			free(job->bookmark);
+			job->bookmark = job->outcome.bookmark;
+			job->outcome.bookmark = NULL;
+		}
 		if (job->outcome.result != RUN_SUCCESS)
 			break;
 		free(job->outcome.summary);
 		job->outcome.summary = NULL;
 	}
+	dddp_free(session); /* this branch's engine session: logged out here */
 	job->elapsed_ms = time_mono_ms() - start;
 	console_dispose(&con);
 	vars_dispose(&bvars);
@@ -630,6 +848,7 @@ static void run_parallel(struct step_outcome *so, struct run *run, const struct 
 	so->result = RUN_SUCCESS;
 	so->exit_code = 0;
 	so->summary = NULL;
+	so->bookmark = NULL;
 	if (block_cancel < 0 || done_fd < 0) {
 		step_fail(so, RUN_FAILURE, RUN_EXIT_SOFTWARE, "cannot create eventfd: %s", strerror(errno));
 		goto out;
@@ -673,8 +892,12 @@ static void run_parallel(struct step_outcome *so, struct run *run, const struct 
 		struct step_outcome *bo = &jobs[i].outcome;
 
 		time_format_duration(took, sizeof(took), jobs[i].elapsed_ms);
-		console_printf(con, "    %-16s %-9s %8s  %s\n", stage->branches[i].name,
-			       run_result_name(bo->result), took, bo->summary ? bo->summary : "");
+		if (bo->result == RUN_SUCCESS && jobs[i].bookmark)
+			console_printf(con, "    %-16s %-9s %8s  bookmark %s\n", stage->branches[i].name,
+				       run_result_name(bo->result), took, jobs[i].bookmark);
+		else
+			console_printf(con, "    %-16s %-9s %8s  %s\n", stage->branches[i].name,
+				       run_result_name(bo->result), took, bo->summary ? bo->summary : "");
 		if (bo->result == RUN_SUCCESS)
 			continue;
 		if (failed++ == 0) {
@@ -691,8 +914,11 @@ static void run_parallel(struct step_outcome *so, struct run *run, const struct 
 			  stage->name, failed, n);
 	}
 out:
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(jobs[i].outcome.summary);
+		free(jobs[i].outcome.bookmark);
+		free(jobs[i].bookmark);
+	}
 	free(jobs);
 	free(threads);
 	free(started);
@@ -884,6 +1110,37 @@ static int store_outputs(struct run_outcome *out, struct run *run)
 	return 0;
 }
 
+static bool op_uses_dddp(const struct catalog_operation *op)
+{
+	for (size_t i = 0; i < op->stage_count; i++) {
+		const struct catalog_stage *st = &op->stages[i];
+
+		if (st->kind == CATALOG_STAGE_STEP && st->step.dddp)
+			return true;
+		for (size_t b = 0; st->kind == CATALOG_STAGE_PARALLEL && b < st->branch_count; b++)
+			for (size_t k = 0; k < st->branches[b].step_count; k++)
+				if (st->branches[b].steps[k].dddp)
+					return true;
+	}
+	return false;
+}
+
+/* The engine's URL, user and password, checked before any step runs. */
+static int dddp_credentials(struct run *run)
+{
+	const struct config *cfg = run->opts->cfg;
+	const char *conf = cfg->path ? cfg->path : "the config";
+
+	if (!cfg->dddp.url || !*cfg->dddp.url || !cfg->dddp.user || !*cfg->dddp.user) {
+		error_set("%s acts on the Delphix engine: set [dddp] url and user in %s",
+			  run->opts->op->path, conf);
+		return DA_EINVALID;
+	}
+	return config_read_secret(&run->dddp_password, "[dddp] password_file",
+				  cfg->dddp.password_file, "DATAOPS_DDDP_PASSWORD",
+				  run->opts->agent_envp);
+}
+
 int run_execute(struct run_outcome *out, const struct run_opts *opts)
 {
 	const struct catalog_operation *op = opts->op;
@@ -910,6 +1167,10 @@ int run_execute(struct run_outcome *out, const struct run_opts *opts)
 		goto failed;
 	}
 	print_params(&run.console, op, &run.base);
+	if (op_uses_dddp(op) && (rc = dddp_credentials(&run)) < 0) {
+		out->exit_code = RUN_EXIT_CONFIG;
+		goto failed;
+	}
 	if ((rc = fs_mkdir_p(run.workspace, 0700)) < 0) {
 		out->exit_code = RUN_EXIT_SOFTWARE;
 		goto failed;
@@ -931,9 +1192,11 @@ int run_execute(struct run_outcome *out, const struct run_opts *opts)
 
 		snprintf(label, sizeof(label), "[%zu/%zu]", i + 1, op->stage_count);
 		if (stage->kind == CATALOG_STAGE_STEP)
-			run_step(&so, &run, &run.console, &stage->step, label, NULL, opts->cancel_fd);
+			run_step(&so, &run, &run.console, &stage->step, label, NULL, opts->cancel_fd,
+				 &run.dddp);
 		else
 			run_parallel(&so, &run, stage, label);
+		free(so.bookmark);
 		if (so.result != RUN_SUCCESS) {
 			out->result = so.result;
 			out->exit_code = so.exit_code;
@@ -962,6 +1225,11 @@ done:
 		console_printf(&run.console, "ERROR: %s\n", out->summary);
 	console_printf(&run.console, "Finished: %s (%s)\n", run_result_name(out->result),
 		       time_format_duration(took, sizeof(took), out->duration_ms));
+	dddp_free(run.dddp);
+	if (run.dddp_password) {
+		explicit_bzero(run.dddp_password, strlen(run.dddp_password));
+		free(run.dddp_password);
+	}
 	console_dispose(&run.console);
 	vars_dispose(&run.base);
 	free(run.workspace);

@@ -12,6 +12,14 @@
  * prefixed "[branch] "), errors, and "Finished: RESULT". The caller
  * follows the spool to show it (a terminal, a Jenkins record).
  *
+ * A step is a child process or an action of the Delphix engine
+ * (agent/dddp.c) named in the config's [dddp] section. The engine's jobs
+ * show their percentComplete in the console as they move. Each thread (the
+ * run's own, and each parallel branch) opens its own engine session when
+ * it first needs one, so branches share nothing; the password is read once
+ * per run, before the first step, and wiped at the end. A parallel block's
+ * table of results names each branch's bookmark.
+ *
  * Steps see only what they are given: a few variables of the agent's
  * environment (PATH, HOME, LANG, LC_ALL, TZ, USER, LOGNAME, TMPDIR), the
  * parameters, the builtins of catalog.h, their own <env> and the secrets
@@ -34,6 +42,8 @@ enum run_result { RUN_SUCCESS, RUN_UNSTABLE, RUN_FAILURE, RUN_NOT_BUILT, RUN_ABO
 #define RUN_EXIT_BADINPUT 65  /* a parameter or the ref was refused (EX_DATAERR) */
 #define RUN_EXIT_TEMPFAIL 75  /* the repository could not be fetched (EX_TEMPFAIL) */
 #define RUN_EXIT_SOFTWARE 70  /* the agent could not do its part (EX_SOFTWARE) */
+#define RUN_EXIT_NOPERM 77    /* the Delphix engine refused the credentials (EX_NOPERM) */
+#define RUN_EXIT_CONFIG 78    /* the config lacks what a step needs ([dddp], EX_CONFIG) */
 #define RUN_EXIT_SIGNAL_BASE 128
 
 struct run_opts {
