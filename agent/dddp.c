@@ -423,7 +423,9 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
 
 		while (*v == ' ')
 			v++;
-		snprintf(t->content_type, sizeof(t->content_type), "%s", v);
+		/* Truncation is fine: only the media type at its start is looked at. */
+		snprintf(t->content_type, sizeof(t->content_type), "%.*s",
+			 (int)sizeof(t->content_type) - 1, v);
 	}
 	return len;
 }
