@@ -1028,6 +1028,7 @@ int dddp_job_wait(struct dddp *d, struct dddp_job *out, const char *job, uint64_
 	unsigned pause = 250;
 	char last_state[16] = "";
 	double last_pct = -1;
+	size_t seen = 0; /* events already reported */
 	int rc;
 
 	job_init(out);
@@ -1039,13 +1040,28 @@ int dddp_job_wait(struct dddp *d, struct dddp_job *out, const char *job, uint64_
 		if ((rc = dddp_call(d, &ans, "GET", path, NULL)) < 0)
 			break;
 		rc = dddp__job_parse(out, json_object_get(ans, "result"));
-		json_decref(ans);
 		if (rc < 0) {
+			json_decref(ans);
 			error_prefix("GET %s%s: ", d->base, path);
 			break;
 		}
-		if (d->progress && (strcmp(out->state, last_state) != 0 || out->percent != last_pct))
-			d->progress(out, d->payload);
+		if (d->progress) {
+			const json_t *events = json_object_get(json_object_get(ans, "result"), "events");
+			size_t n = json_array_size(events);
+			bool told = false;
+
+			for (; seen < n; seen++) {
+				const json_t *ev = json_array_get(events, seen);
+				const json_t *pct = json_object_get(ev, "percentComplete");
+
+				d->progress(out, json_is_number(pct) ? json_number_value(pct) : out->percent,
+					    jstr(ev, "messageDetails"), d->payload);
+				told = true;
+			}
+			if (!told && (strcmp(out->state, last_state) != 0 || out->percent != last_pct))
+				d->progress(out, out->percent, "", d->payload);
+		}
+		json_decref(ans);
 		copy_field(last_state, sizeof(last_state), out->state);
 		last_pct = out->percent;
 		if (strcmp(out->state, "COMPLETED") == 0) {

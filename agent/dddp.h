@@ -69,7 +69,13 @@ struct dddp_error {
 	char *command_output;
 };
 
-typedef void dddp_progress_cb(const struct dddp_job *job, void *payload);
+/*
+ * A job moved: called once for each new event of the job (its percentage
+ * and messageDetails), and when the state or percentage changed without
+ * an event. job is as last seen.
+ */
+typedef void dddp_progress_cb(const struct dddp_job *job, double percent, const char *message,
+			      void *payload);
 typedef void dddp_note_cb(const char *message, void *payload);
 
 struct dddp_opts {

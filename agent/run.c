@@ -473,12 +473,13 @@ static void step_fail(struct step_outcome *so, enum run_result result, int code,
 
 /* ---- engine steps ---- */
 
-static void on_dddp_progress(const struct dddp_job *job, void *payload)
+static void on_dddp_progress(const struct dddp_job *job, double percent, const char *message,
+			     void *payload)
 {
 	struct console *con = payload;
 
-	console_printf(con, "    %s %s %s %3.0f%%%s%s\n", job->ref, job->action_type, job->state,
-		       job->percent, *job->last_message ? "  " : "", job->last_message);
+	console_printf(con, "    %s %s %3.0f%%%s%s\n", job->ref, job->action_type, percent,
+		       *message ? "  " : "", message);
 }
 
 static void on_dddp_note(const char *message, void *payload)
