@@ -1,0 +1,30 @@
+# Pod 3's refresh fails: the other five (and the Full Dataset bookmark)
+# still finish, the run is FAILURE, and the table says which pod and why.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../doubles/dddp/dddp.sh"
+
+dddp_start --job-duration 0.3
+dddp_catalog
+write_config "$(cat "$T/dddp.conf")"
+dddp_ctl POST faults '{"fail_pods": ["prep3"]}' >/dev/null
+
+da run DataRefresh/DataPipeline
+assert_eq 1 "$rc" "exit code with one failed pod"
+assert_contains "$T/out" "Finished: FAILURE"
+assert_contains "$T/out" "1 of 7 branches failed"
+grep -E '^ +prep3 +FAILURE .*exception.jetstream.container.refresh.failed: Refresh of data container "prep3" failed' "$T/out" >/dev/null ||
+  fail "the table does not say why prep3 failed"
+for n in 1 2 4 5 6; do
+  grep -qE "^ +prep$n +SUCCESS .* bookmark prep$n " "$T/out" || fail "prep$n did not finish with a bookmark"
+done
+grep -qE '^ +full-dataset +SUCCESS' "$T/out" || fail "the Full Dataset bookmark did not finish"
+assert_not_contains "$T/out" "[prep3] ==> [2/3] subset"
+assert_not_contains "$T/out" "[prep3] ==> [3/3] bookmark"
+pass "pod 3 fails, the other five complete, and the table says which"
+
+dddp_py '
+names = sorted(o["containerName"] or "FULL" for o in state["objects"] if o["type"] == "JSBookmark")
+if names != ["FULL", "prep1", "prep2", "prep4", "prep5", "prep6"]:
+    fail("bookmarks made: %r" % names)
+'
+pass "no bookmark of the failed pod"
