@@ -1,0 +1,626 @@
+/*
+ * Unit tests for agent/dddp.c: the parsing and error mapping of the
+ * engine's answers (no network), then the client's rules against the
+ * engine double (tests/doubles/dddp), started once on a free loopback
+ * port and killed by pid at the end. Every wait is bounded; without
+ * /usr/bin/python3 the tests that need the double are skipped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dddp.h"
+#include "error.h"
+#include "timeutil.h"
+
+#define PYTHON "/usr/bin/python3"
+#define DOUBLE DA_SOURCE_DIR "/tests/doubles/dddp/dddp_double.py"
+#define PASSWORD "pw-\"quoted\"\\-5ecret"
+#define WHAT "POST http://e/resources/json/delphix/x"
+
+/* ---- parsing, no network ------------------------------------------------ */
+
+static int parse(struct dddp__answer *a, long status, const char *ctype, const char *body)
+{
+	return dddp__answer_parse(a, status, ctype, body, strlen(body), WHAT);
+}
+
+static void test_dddp__ok_and_list_results(void **state)
+{
+	struct dddp__answer a;
+
+	(void)state;
+	assert_int_equal(parse(&a, 200, "application/json",
+			       "{\"type\":\"OKResult\",\"status\":\"OK\",\"result\":\"USER-2\","
+			       "\"job\":null,\"action\":null}"), 0);
+	assert_string_equal(json_string_value(json_object_get(a.root, "result")), "USER-2");
+	dddp__answer_dispose(&a);
+	assert_int_equal(parse(&a, 200, "application/json",
+			       "  {\"type\":\"ListResult\",\"status\":\"OK\",\"result\":[],\"job\":null,"
+			       "\"action\":null,\"total\":0,\"overflow\":false}"), 0);
+	assert_true(json_is_array(json_object_get(a.root, "result")));
+	dddp__answer_dispose(&a);
+}
+
+static void test_dddp__error_result_with_http_200(void **state)
+{
+	struct dddp__answer a;
+
+	(void)state;
+	/* §1.3: business errors come with HTTP 200 */
+	assert_int_equal(parse(&a, 200, "application/json",
+			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
+			       "\"details\":\"Job failed.\",\"action\":\"Fix it.\",\"id\":\"exception.x.y\","
+			       "\"commandOutput\":\"line1\\nline2\",\"diagnoses\":[]}}"), DA_ERROR);
+	assert_null(a.root);
+	assert_string_equal(a.error.id, "exception.x.y");
+	assert_string_equal(a.error.details, "Job failed.");
+	assert_string_equal(a.error.action, "Fix it.");
+	assert_string_equal(a.error.command_output, "line1\nline2");
+	assert_string_equal(error_last(), WHAT ": HTTP 200: engine error exception.x.y: Job failed. "
+			    "(Fix it.); command output: line1 line2");
+	dddp__answer_dispose(&a);
+}
+
+static void test_dddp__error_details_as_field_map(void **state)
+{
+	struct dddp__answer a;
+
+	(void)state;
+	assert_int_equal(parse(&a, 200, "application/json",
+			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
+			       "\"details\":{\"name\":{\"type\":\"APIError\",\"details\":\"required\"}},"
+			       "\"action\":null,\"id\":\"exception.validation\",\"commandOutput\":null,"
+			       "\"diagnoses\":[]}}"), DA_ERROR);
+	assert_non_null(strstr(a.error.details, "\"name\""));
+	assert_non_null(strstr(error_last(), "required"));
+	assert_string_equal(a.error.action, "");
+	dddp__answer_dispose(&a);
+}
+
+static void test_dddp__status_mapping(void **state)
+{
+	struct dddp__answer a;
+
+	(void)state;
+	assert_int_equal(parse(&a, 401, "application/json",
+			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
+			       "\"details\":\"Invalid username or password.\",\"action\":\"Try again.\","
+			       "\"id\":\"exception.webservices.login.failed\",\"commandOutput\":null,"
+			       "\"diagnoses\":[]}}"), DA_EAUTH);
+	assert_false(a.session_gone);
+	assert_non_null(strstr(error_last(), "HTTP 401"));
+	dddp__answer_dispose(&a);
+
+	assert_int_equal(parse(&a, 403, "text/html;charset=utf-8",
+			       "<html><head><title>Delphix</title></head><body><p>Use /resources/json/"
+			       "delphix/login to log in first</p></body></html>"), DA_EAUTH);
+	assert_true(a.session_gone);
+	assert_non_null(strstr(error_last(), "log in first"));
+	dddp__answer_dispose(&a);
+
+	assert_int_equal(parse(&a, 502, "text/html", "<html><h1>Bad Gateway</h1></html>"), DA_ERETRY);
+	assert_true(a.booting);
+	dddp__answer_dispose(&a);
+	assert_int_equal(parse(&a, 200, "text/html", "<p>The engine is STARTING UP</p>"), DA_ERETRY);
+	assert_true(a.booting);
+	dddp__answer_dispose(&a);
+
+	assert_int_equal(parse(&a, 404, "application/json",
+			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
+			       "\"details\":\"gone\",\"action\":null,\"id\":\"exception.executor.object.missing\","
+			       "\"commandOutput\":null,\"diagnoses\":[]}}"), DA_ENOTFOUND);
+	dddp__answer_dispose(&a);
+
+	/* not the engine: a proxy's page, broken JSON, a missing or wrong status */
+	assert_int_equal(parse(&a, 200, "text/html", "<html><title>Sign in</title></html>"), DA_ERROR);
+	assert_non_null(strstr(error_last(), "not an answer of the engine's API"));
+	assert_non_null(strstr(error_last(), "Sign in"));
+	dddp__answer_dispose(&a);
+	assert_int_equal(parse(&a, 200, "application/json", "{\"type\":\"OKResult\",\"sta"), DA_ERROR);
+	assert_non_null(strstr(error_last(), "bad JSON"));
+	dddp__answer_dispose(&a);
+	assert_int_equal(parse(&a, 200, "application/json", "{\"type\":\"OKResult\",\"result\":1}"),
+			 DA_ERROR);
+	dddp__answer_dispose(&a);
+	assert_int_equal(parse(&a, 500, "application/json",
+			       "{\"type\":\"OKResult\",\"status\":\"OK\",\"result\":1}"), DA_ERROR);
+	dddp__answer_dispose(&a);
+	assert_int_equal(parse(&a, 200, "application/json", "{\"type\":\"Job\",\"status\":\"OK\"}"),
+			 DA_ERROR);
+	dddp__answer_dispose(&a);
+}
+
+static void test_dddp__cookie_shapes(void **state)
+{
+	char c[64];
+
+	(void)state;
+	assert_int_equal(dddp__cookie_parse(c, sizeof(c), " JSESSIONID=8F07A721; Path=/resources; HttpOnly"), 0);
+	assert_string_equal(c, "8F07A721");
+	assert_int_equal(dddp__cookie_parse(c, sizeof(c), "JSESSIONID=ABC"), 0);
+	assert_string_equal(c, "ABC");
+	assert_int_equal(dddp__cookie_parse(c, sizeof(c), "other=1; JSESSIONID=ABC"), DA_ENOTFOUND);
+	assert_int_equal(dddp__cookie_parse(c, sizeof(c), "JSESSIONID=; Path=/"), DA_ENOTFOUND);
+	assert_int_equal(dddp__cookie_parse(c, 4, "JSESSIONID=TOOLONG"), DA_ENOTFOUND);
+}
+
+static void test_dddp__job_parse(void **state)
+{
+	struct dddp_job j;
+	json_t *job = json_loads(
+		"{\"type\":\"Job\",\"reference\":\"JOB-7\",\"actionType\":\"DB_REFRESH\","
+		"\"title\":\"Refresh\",\"targetName\":\"MM\",\"jobState\":\"FAILED\","
+		"\"parentActionState\":\"FAILED\",\"percentComplete\":80,"
+		"\"events\":[{\"eventType\":\"INFO\",\"messageDetails\":\"started\"},"
+		"{\"eventType\":\"ERROR\",\"messageCode\":\"e.hook\",\"messageDetails\":\"hook failed\","
+		"\"messageAction\":\"look\",\"messageCommandOutput\":\"out\"},"
+		"{\"eventType\":\"WARNING\",\"messageCode\":\"w\",\"messageDetails\":\"later warning\"}]}",
+		0, NULL);
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	assert_non_null(job);
+	assert_int_equal(dddp__job_parse(&j, job), 0);
+	assert_string_equal(j.ref, "JOB-7");
+	assert_string_equal(j.state, "FAILED");
+	assert_string_equal(j.parent_state, "FAILED");
+	assert_true(j.percent == 80.0);
+	/* the ERROR event wins over a later WARNING; the newest message is kept apart */
+	assert_string_equal(j.event_type, "ERROR");
+	assert_string_equal(j.event_details, "hook failed");
+	assert_string_equal(j.event_output, "out");
+	assert_string_equal(j.last_message, "later warning");
+	json_object_set_new(job, "percentComplete", json_real(35.5));
+	json_object_set_new(job, "events", json_null()); /* list results carry no events */
+	assert_int_equal(dddp__job_parse(&j, job), 0);
+	assert_true(j.percent == 35.5);
+	json_object_set_new(job, "type", json_string("Action"));
+	assert_int_equal(dddp__job_parse(&j, job), DA_ERROR);
+	dddp_job_dispose(&j);
+	json_decref(job);
+}
+
+static void test_dddp__json_quote(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1024);
+	assert_int_equal(dddp__json_quote(&b, "a\"b\\c\n\x01"), 0);
+	assert_string_equal(buf_cstr(&b), "\"a\\\"b\\\\c\\u000a\\u0001\"");
+	buf_dispose(&b);
+}
+
+static void test_dddp__new_refuses_bad_input_without_echoing_the_password(void **state)
+{
+	struct dddp_opts o = DDDP_OPTS_INIT;
+	struct dddp *d = (struct dddp *)1;
+
+	(void)state;
+	o.url = "https://admin:" PASSWORD "@engine";
+	o.user = "admin";
+	o.password = PASSWORD;
+	assert_int_equal(dddp_new(&d, &o), DA_EINVALID);
+	assert_null(d);
+	o.url = "ftp://engine";
+	assert_int_equal(dddp_new(&d, &o), DA_EINVALID);
+	assert_null(strstr(error_last(), PASSWORD));
+	o.url = "https://engine";
+	o.password = "";
+	assert_int_equal(dddp_new(&d, &o), DA_EINVALID);
+	assert_non_null(strstr(error_last(), "password_file"));
+	o.password = PASSWORD;
+	assert_int_equal(dddp_new(&d, &o), 0);
+	assert_string_equal(dddp_api_version(d), "");
+	dddp_free(d);
+}
+
+/* ---- against the engine double ------------------------------------------- */
+
+static struct {
+	pid_t pid;
+	char dir[64];
+	char url[64];
+} dd;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void double_stop(void)
+{
+	char path[128];
+
+	if (dd.pid > 0) {
+		kill(dd.pid, SIGKILL);
+		waitpid(dd.pid, NULL, 0);
+		dd.pid = 0;
+	}
+	if (dd.dir[0]) {
+		snprintf(path, sizeof(path), "%s/port", dd.dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/pw", dd.dir);
+		unlink(path);
+		rmdir(dd.dir);
+		dd.dir[0] = '\0';
+	}
+}
+
+static int group_setup(void **state)
+{
+	char portfile[128], pwfile[128];
+	uint64_t deadline;
+	FILE *f;
+	int port = 0;
+
+	(void)state;
+	if (access(PYTHON, X_OK) != 0)
+		return 0;
+	snprintf(dd.dir, sizeof(dd.dir), "/tmp/test_dddp.XXXXXX");
+	if (mkdtemp(dd.dir) == NULL)
+		return -1;
+	snprintf(portfile, sizeof(portfile), "%s/port", dd.dir);
+	snprintf(pwfile, sizeof(pwfile), "%s/pw", dd.dir);
+	f = fopen(pwfile, "w");
+	if (!f)
+		return -1;
+	fputs(PASSWORD "\n", f);
+	fclose(f);
+	dd.pid = fork();
+	if (dd.pid < 0)
+		return -1;
+	if (dd.pid == 0) {
+		execl(PYTHON, PYTHON, DOUBLE, "--port", "0", "--port-file", portfile,
+		      "--password-file", pwfile, "--job-duration", "0.3", (char *)NULL);
+		_exit(127);
+	}
+	deadline = time_mono_ms() + 10000;
+	while (time_mono_ms() < deadline) {
+		if (waitpid(dd.pid, NULL, WNOHANG) == dd.pid) {
+			dd.pid = 0;
+			break;
+		}
+		f = fopen(portfile, "r");
+		if (f) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+			if (port > 0)
+				break;
+		}
+		sleep_ms(20);
+	}
+	if (port <= 0) {
+		fprintf(stderr, "the engine double did not start within 10 s\n");
+		double_stop();
+		return -1;
+	}
+	snprintf(dd.url, sizeof(dd.url), "http://127.0.0.1:%d", port);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	double_stop();
+	return 0;
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+/* POST a control endpoint of the double. */
+static void control(const char *what, const char *json)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	char url[256];
+	long status = 0;
+
+	snprintf(url, sizeof(url), "%s/_double/%s", dd.url, what);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	assert_int_equal(status, 200);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+}
+
+static int notes;
+
+static void count_note(const char *msg, void *payload)
+{
+	(void)msg;
+	(void)payload;
+	notes++;
+}
+
+static struct dddp *client(const char *password, int cancel_fd)
+{
+	struct dddp_opts o = DDDP_OPTS_INIT;
+	struct dddp *d = NULL;
+
+	o.url = dd.url;
+	o.user = "delphix_admin";
+	o.password = password;
+	o.cancel_fd = cancel_fd;
+	o.boot_wait_ms = 3000;
+	o.busy_wait_ms = 1500;
+	o.poll_max_ms = 300;
+	o.note = count_note;
+	assert_int_equal(dddp_new(&d, &o), 0);
+	return d;
+}
+
+#define NEED_DOUBLE() do { if (dd.pid <= 0) skip(); control("faults", "{}"); \
+	control("mode", "{\"max_version\": \"1.11.9\"}"); } while (0)
+
+static void test_dddp__login_and_lookup(void **state)
+{
+	struct dddp *d;
+	json_t *obj = NULL;
+
+	(void)state;
+	NEED_DOUBLE();
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_find(d, &obj, "database", "database", "Patients Masked Master"), 0);
+	assert_string_equal(json_string_value(json_object_get(obj, "type")), "AppDataContainer");
+	json_decref(obj);
+	assert_int_equal(dddp_login_count(d), 1);
+	assert_string_equal(dddp_api_version(d), "1.10.0");
+	assert_string_equal(dddp_namespace(d), "selfservice");
+	assert_int_equal(dddp_find(d, &obj, "database", "database", "Nope"), DA_ENOTFOUND);
+	assert_null(obj);
+	assert_non_null(strstr(error_last(), "no database named 'Nope'"));
+	assert_non_null(strstr(error_last(), "'Patients Prod'"));
+	dddp_free(d);
+}
+
+static void test_dddp__bad_password_is_one_attempt(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+
+	(void)state;
+	NEED_DOUBLE();
+	d = client("wrong-" PASSWORD, -1);
+	assert_int_equal(dddp_sync(d, &job, "Patients Prod", 0), DA_EAUTH);
+	assert_int_equal(dddp_login_count(d), 1);
+	assert_non_null(strstr(error_last(), "login as 'delphix_admin' refused"));
+	assert_null(strstr(error_last(), PASSWORD));
+	assert_non_null(dddp_last_error(d));
+	assert_string_equal(dddp_last_error(d)->id, "exception.webservices.login.failed");
+	assert_string_equal(job.state, ""); /* no job was started */
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
+static void test_dddp__expired_session_one_relogin(void **state)
+{
+	struct dddp *d;
+	json_t *obj = NULL;
+
+	(void)state;
+	NEED_DOUBLE();
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_login(d), 0);
+	control("faults", "{\"expire_at_request\": 1}");
+	notes = 0;
+	assert_int_equal(dddp_find(d, &obj, "selfservice/template", "template", "Patients"), 0);
+	json_decref(obj);
+	assert_int_equal(dddp_login_count(d), 2);
+	assert_int_equal(notes, 1);
+	dddp_free(d);
+}
+
+static void test_dddp__sync_waits_for_the_job(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+
+	(void)state;
+	NEED_DOUBLE();
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_sync(d, &job, "Patients Prod", time_mono_ms() + 10000), 0);
+	assert_string_equal(job.state, "COMPLETED");
+	assert_string_equal(job.action_type, "DB_SYNC");
+	assert_true(job.percent == 100.0);
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
+static void test_dddp__failed_job_carries_the_engine_error(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+
+	(void)state;
+	NEED_DOUBLE();
+	control("faults", "{\"fail_masking\": true}");
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_refresh(d, &job, "Patients Masked Master", time_mono_ms() + 10000),
+			 DA_ERROR);
+	assert_string_equal(job.state, "FAILED");
+	assert_non_null(strstr(error_last(), "refresh of 'Patients Masked Master': JOB-"));
+	assert_non_null(strstr(error_last(), "Masking Job"));
+	assert_non_null(strstr(error_last(), "command output: masking execution"));
+	dddp_job_dispose(&job);
+	assert_int_equal(dddp_refresh(d, &job, "Patients Prod", 0), DA_EINVALID);
+	assert_non_null(strstr(error_last(), "is a dSource"));
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
+static void test_dddp__deadline_cancels_the_job(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+
+	(void)state;
+	NEED_DOUBLE();
+	control("faults", "{\"slow\": {\"Patients Prod\": 30}}");
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_sync(d, &job, "Patients Prod", time_mono_ms() + 500), DA_ETIMEOUT);
+	assert_non_null(strstr(error_last(), "when the step's time ran out"));
+	assert_string_equal(job.state, "RUNNING");
+	dddp_job_dispose(&job);
+	/* the engine cancelled it: nothing runs on the dSource any more */
+	control("faults", "{\"conflict\": true}");
+	assert_int_equal(dddp_sync(d, &job, "Patients Prod", time_mono_ms() + 10000), 0);
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
+static void test_dddp__cancel_fd_stops_the_wait(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t one = 1, t0;
+
+	(void)state;
+	NEED_DOUBLE();
+	assert_true(fd >= 0);
+	control("faults", "{\"slow\": {\"prep1\": 30}}");
+	d = client(PASSWORD, fd);
+	assert_int_equal(dddp_login(d), 0);
+	assert_int_equal(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	t0 = time_mono_ms();
+	assert_int_equal(dddp_container_refresh(d, &job, NULL, "Patients", "prep1", false,
+						time_mono_ms() + 20000), DA_ECANCELLED);
+	assert_true(time_mono_ms() - t0 < 10000);
+	dddp_job_dispose(&job);
+	dddp_free(d);
+	close(fd);
+}
+
+static void test_dddp__busy_target_waits_with_a_bound(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+
+	(void)state;
+	NEED_DOUBLE();
+	control("faults", "{\"busy\": {\"prep5\": 20}}");
+	d = client(PASSWORD, -1);
+	notes = 0;
+	assert_int_equal(dddp_container_refresh(d, &job, NULL, "Patients", "prep5", false,
+						time_mono_ms() + 10000), DA_ECONFLICT);
+	assert_non_null(strstr(error_last(), "'prep5' is busy: JOB-"));
+	assert_true(notes >= 1);
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
+static void test_dddp__booting_engine_waits_with_a_bound(void **state)
+{
+	struct dddp *d;
+	json_t *obj = NULL;
+
+	(void)state;
+	NEED_DOUBLE();
+	control("boot", "{\"seconds\": 60}");
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_login(d), DA_ERETRY);
+	assert_non_null(strstr(error_last(), "stayed unreachable or booting for 3 s"));
+	control("boot", "{\"seconds\": 0.5}");
+	assert_int_equal(dddp_find(d, &obj, "group", "group", "Prod"), 0);
+	json_decref(obj);
+	dddp_free(d);
+}
+
+static void test_dddp__unreachable_engine(void **state)
+{
+	struct dddp_opts o = DDDP_OPTS_INIT;
+	struct dddp *d = NULL;
+
+	(void)state;
+	o.url = "http://127.0.0.1:1";
+	o.user = "u";
+	o.password = "p";
+	o.boot_wait_ms = 800;
+	assert_int_equal(dddp_new(&d, &o), 0);
+	assert_int_equal(dddp_login(d), DA_ERETRY);
+	assert_non_null(strstr(error_last(), "cannot connect"));
+	dddp_free(d);
+}
+
+static void test_dddp__old_engine_negotiates_down(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+	char *ref = NULL;
+	const char *tags[] = { "a", "b", NULL };
+	struct dddp_bookmark_opts bo = { "Patients", "prep6", "unit bookmark", tags, true };
+
+	(void)state;
+	NEED_DOUBLE();
+	control("mode", "{\"max_version\": \"1.8.0\"}");
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_bookmark(d, &job, &ref, &bo, time_mono_ms() + 10000), 0);
+	assert_string_equal(dddp_api_version(d), "1.8.0");
+	assert_string_equal(dddp_namespace(d), "jetstream");
+	assert_non_null(ref);
+	assert_int_equal(strncmp(ref, "JS_BOOKMARK-", 12), 0);
+	free(ref);
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest offline[] = {
+		cmocka_unit_test(test_dddp__ok_and_list_results),
+		cmocka_unit_test(test_dddp__error_result_with_http_200),
+		cmocka_unit_test(test_dddp__error_details_as_field_map),
+		cmocka_unit_test(test_dddp__status_mapping),
+		cmocka_unit_test(test_dddp__cookie_shapes),
+		cmocka_unit_test(test_dddp__job_parse),
+		cmocka_unit_test(test_dddp__json_quote),
+		cmocka_unit_test(test_dddp__new_refuses_bad_input_without_echoing_the_password),
+		cmocka_unit_test(test_dddp__unreachable_engine),
+	};
+	const struct CMUnitTest online[] = {
+		cmocka_unit_test(test_dddp__login_and_lookup),
+		cmocka_unit_test(test_dddp__bad_password_is_one_attempt),
+		cmocka_unit_test(test_dddp__expired_session_one_relogin),
+		cmocka_unit_test(test_dddp__sync_waits_for_the_job),
+		cmocka_unit_test(test_dddp__failed_job_carries_the_engine_error),
+		cmocka_unit_test(test_dddp__deadline_cancels_the_job),
+		cmocka_unit_test(test_dddp__cancel_fd_stops_the_wait),
+		cmocka_unit_test(test_dddp__busy_target_waits_with_a_bound),
+		cmocka_unit_test(test_dddp__booting_engine_waits_with_a_bound),
+		cmocka_unit_test(test_dddp__old_engine_negotiates_down),
+	};
+	int failed = cmocka_run_group_tests_name("dddp offline", offline, NULL, NULL);
+
+	failed += cmocka_run_group_tests_name("dddp against the double", online, group_setup,
+					      group_teardown);
+	return failed;
+}
