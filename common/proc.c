@@ -32,6 +32,7 @@
 
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -49,7 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "error.h"
+#include "fsutil.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -524,6 +527,123 @@ out:
 	return err;
 }
 
+/* ------------------------------------------------- the group registry */
+
+static char *proc_registry;     /* set once at start, read by every proc_run */
+
+int proc_set_registry(const char *dir)
+{
+	free(proc_registry);
+	proc_registry = NULL;
+	if (dir == NULL)
+		return 0;
+	if (fs_mkdir_p(dir, 0700) < 0)
+		return DA_ERROR;
+	proc_registry = xstrdup(dir);
+	return 0;
+}
+
+/* Field 22 of /proc/<pid>/stat (start time in clock ticks) and field 5 (pgrp); false when gone. */
+static bool proc_stat(pid_t pid, unsigned long long *start, pid_t *pgrp)
+{
+	char path[64], buf[1024];
+	const char *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* The command name may hold spaces and ')': fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return false;
+	*pgrp = 0;
+	*start = 0;
+	for (field = 3, p += 2; *p && field <= 22; field++) {
+		if (field == 5)
+			*pgrp = (pid_t)strtol(p, NULL, 10);
+		if (field == 22)
+			*start = strtoull(p, NULL, 10);
+		p = strchr(p, ' ');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	return field > 22;
+}
+
+static void proc_register(pid_t pgid, bool add)
+{
+	char *path;
+	unsigned long long start = 0;
+	pid_t pgrp;
+	int fd;
+
+	if (proc_registry == NULL)
+		return;
+	path = xasprintf("%s/%ld", proc_registry, (long)pgid);
+	if (!add) {
+		unlink(path);
+	} else if (proc_stat(pgid, &start, &pgrp) &&
+		   (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
+		dprintf(fd, "%llu\n", start);
+		/* No fsync: a crash of the host ends the group too. */
+		close(fd);
+	}
+	free(path);
+}
+
+int proc_kill_registered(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int killed = 0;
+
+	if (d == NULL)
+		return errno == ENOENT ? 0 : (error_set_errno("cannot read %s", dir), DA_ERROR);
+	while ((e = readdir(d)) != NULL) {
+		char *end, *path;
+		struct buf text = BUF_INIT_MAX(64);
+		long pgid = strtol(e->d_name, &end, 10);
+		unsigned long long leader_start;
+		DIR *pd;
+		struct dirent *pe;
+
+		if (*end != '\0' || pgid <= 1)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (fs_read_file(&text, path, 64) == 0) {
+			leader_start = strtoull(buf_cstr(&text), NULL, 10);
+			pd = opendir("/proc");
+			while (pd && (pe = readdir(pd)) != NULL) {
+				long pid = strtol(pe->d_name, &end, 10);
+				unsigned long long start;
+				pid_t pgrp;
+
+				if (*end != '\0' || pid <= 1 || !proc_stat((pid_t)pid, &start, &pgrp))
+					continue;
+				if (pgrp == (pid_t)pgid && start >= leader_start &&
+				    kill((pid_t)pid, SIGKILL) == 0)
+					killed++;
+			}
+			if (pd)
+				closedir(pd);
+		}
+		buf_dispose(&text);
+		unlink(path);
+		free(path);
+	}
+	closedir(d);
+	return killed;
+}
+
 int proc_run(struct proc_result *out, const struct proc_opts *opts)
 {
 	struct proc_wait w;
@@ -554,6 +674,7 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 	err = proc_start(&pid, out, opts, out_pipe);
 	if (err < 0)
 		goto out;
+	proc_register(pid, true);
 
 	w.pid = pid;
 	w.out_fd = out_pipe[0];
@@ -574,6 +695,7 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 
 	/* Once more, for members that closed stdout but stayed (see the top). */
 	proc_signal_group(pid, SIGKILL);
+	proc_register(pid, false);
 	if (proc_reap(pid, &status) < 0) {
 		/* ECHILD: someone set SIGCHLD to SIG_IGN; the status is lost. */
 		if (err == 0)

@@ -66,6 +66,21 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts);
 /* "exit code 3", "signal 9 (Killed)", "timed out after 10 s", ... (static buffer per thread). */
 const char *proc_result_describe(const struct proc_result *r);
 
+/*
+ * Process groups that must not outlive the agent. A leader dies with the
+ * agent (PR_SET_PDEATHSIG), but what it started in its group would
+ * survive a SIGKILL of the agent. With a registry directory set, proc_run
+ * writes <dir>/<pgid> (the leader's start time) as soon as the child is
+ * started and removes it once the group is gone; after a crash,
+ * proc_kill_registered() kills what is left of each registered group
+ * (only processes of that group that started no earlier than its leader,
+ * so a reused id is never hit) and clears the directory. Set it once, at
+ * start, before any child runs; NULL turns it off.
+ */
+int proc_set_registry(const char *dir);
+/* Kill leftovers of registered groups; the number of processes killed, or DA_E*. */
+int proc_kill_registered(const char *dir);
+
 /* Tests only: when true, wait as if pidfd_open were missing (waitid polling). */
 extern bool proc__no_pidfd;
 

@@ -722,6 +722,129 @@ static void test_proc__leaves_no_zombies(void **state)
 	assert_int_equal(errno, ECHILD);
 }
 
+
+/* A group of two sleepers of our own, as a crashed agent would leave it. */
+static pid_t spawn_group(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		if (fork() == 0) {
+			execl("/bin/sleep", "sleep", "30", (char *)NULL);
+			_exit(127);
+		}
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	return pid;
+}
+
+/* Does the group have a member that is not a zombie (a zombie is dead, only unreaped)? */
+static bool group_alive(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool alive = false;
+
+	assert_non_null(d);
+	while (!alive && (e = readdir(d)) != NULL) {
+		char path[300], buf[512], state;
+		long pgrp;
+		const char *p;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 2, "%c %*d %ld", &state, &pgrp) == 2)
+			alive = pgrp == (long)pgid && state != 'Z';
+		fclose(f);
+	}
+	closedir(d);
+	return alive;
+}
+
+static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
+{
+	char dir[] = "/tmp/da-proc-reg-XXXXXX";
+	char *file, *cmd;
+	const char *argv[] = { "/bin/sh", "-c", "ls \"$REG\" > \"$REG.seen\"", NULL };
+	char *env_reg;
+	const char *envp[2];
+	struct proc_result r;
+	pid_t pgid, young;
+	FILE *f;
+	int status;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(proc_set_registry(dir), 0);
+	/* While a child runs its group is listed; once it is gone, so is the file. */
+	env_reg = xasprintf("REG=%s", dir);
+	envp[0] = env_reg;
+	envp[1] = NULL;
+	{
+		struct proc_opts o = PROC_OPTS_INIT;
+
+		o.argv = argv;
+		o.envp = envp;
+		assert_int_equal(proc_run(&r, &o), 0);
+	}
+	file = xasprintf("%s.seen", dir);
+	f = fopen(file, "r");
+	assert_non_null(f);
+	{
+		char line[64] = "";
+
+		assert_non_null(fgets(line, sizeof(line), f));
+		assert_int_equal(atol(line), (long)r.pid);
+	}
+	fclose(f);
+	unlink(file);
+	free(file);
+	assert_int_equal(proc_kill_registered(dir), 0); /* nothing left registered */
+
+	/* A registered group with its leader's start time: both members are killed. */
+	pgid = spawn_group();
+	usleep(100000);
+	file = xasprintf("%s/%ld", dir, (long)pgid);
+	cmd = xasprintf("awk '{print $22}' /proc/%ld/stat > %s", (long)pgid, file);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_true(group_alive(pgid));
+	assert_int_equal(proc_kill_registered(dir), 2);
+	assert_int_equal(waitpid(pgid, &status, 0), pgid);
+	for (int i = 0; i < 50 && group_alive(pgid); i++)
+		usleep(20000);
+	assert_false(group_alive(pgid));
+	assert_int_equal(access(file, F_OK), -1);
+	free(file);
+
+	/* A group that started before the recorded time is somebody else's reuse: left alone. */
+	young = spawn_group();
+	usleep(100000);
+	file = xasprintf("%s/%ld", dir, (long)young);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fprintf(f, "%llu\n", 18446744073709551ULL);
+	fclose(f);
+	assert_int_equal(proc_kill_registered(dir), 0);
+	assert_true(group_alive(young));
+	kill(-young, SIGKILL);
+	waitpid(young, &status, 0);
+	free(file);
+	assert_int_equal(proc_set_registry(NULL), 0);
+	rmdir(dir);
+	free(env_reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_proc__gives_up_on_escaped_holder),
 		cmocka_unit_test(test_proc__cancel_via_eventfd),
 		cmocka_unit_test(test_proc__works_without_pidfd),
+		cmocka_unit_test(test_proc__registry_records_groups_and_kills_leftovers),
 		cmocka_unit_test(test_proc__no_fd_leak),
 		cmocka_unit_test(test_proc__parallel_runs_overlap),
 		cmocka_unit_test(test_proc__leaves_no_zombies),
