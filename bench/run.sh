@@ -52,3 +52,7 @@ run() { "$bin" --catalog "$T/jobs" --state-dir "$T/state" run "$1" >/dev/null 2>
 p=$(time_loop 1 run Bench/Parallel)
 s=$(time_loop 1 run Bench/Single)
 awk -v p="$p" -v s="$s" 'BEGIN { printf "6 parallel branches of 1 s: %d ms, one 1 s step: %d ms, ratio %.2f\n", p, s, p/s }'
+
+# 4. Data refresh (issue 4): six pods of one 1 s engine job each against one
+#    pod, through the Delphix engine double (bench/bench_data_refresh.sh).
+bench/bench_data_refresh.sh "$B" 3
