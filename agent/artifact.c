@@ -1,5 +1,4 @@
 /* artifact.c - store and fetch Build outputs with their SHA-256. */
-#define _GNU_SOURCE /* mkostemp */
 #include "artifact.h"
 
 #include <errno.h>
@@ -97,50 +96,6 @@ out:
 	return rc;
 }
 
-/*
- * Atomic replacement in two halves shared by both writers: a unique
- * temporary file beside path (mkostemp, so two runs storing at once never
- * share one), then fsync, close and rename over path.
- */
-static int atomic_begin(char **tmp_out, const char *path)
-{
-	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-
-	if (fd < 0) {
-		error_set_errno("cannot create a temporary file beside %s", path);
-		free(tmp);
-		*tmp_out = NULL;
-		return -1;
-	}
-	fchmod(fd, 0644);
-	*tmp_out = tmp;
-	return fd;
-}
-
-/* Finish what atomic_begin started; on failure the temporary file is gone. Closes fd. */
-static int atomic_commit(int fd, char *tmp, const char *path, bool ok)
-{
-	int rc = ok ? 0 : DA_ERROR;
-
-	if (rc == 0 && fsync(fd) < 0) {
-		error_set_errno("cannot sync %s", tmp);
-		rc = DA_ERROR;
-	}
-	if (close(fd) < 0 && rc == 0) {
-		error_set_errno("cannot write %s", tmp);
-		rc = DA_ERROR;
-	}
-	if (rc == 0 && rename(tmp, path) < 0) {
-		error_set_errno("cannot rename %s to %s", tmp, path);
-		rc = DA_ERROR;
-	}
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 /* Write src to path atomically, hashing it. */
 static int copy_atomic(const char *src, const char *path, char hex[ARTIFACT_SHA256_HEX])
 {
@@ -153,21 +108,21 @@ static int copy_atomic(const char *src, const char *path, char hex[ARTIFACT_SHA2
 		error_set_errno("cannot open %s", src);
 		return DA_ERROR;
 	}
-	fd = atomic_begin(&tmp, path);
+	fd = fs_atomic_begin(&tmp, path, 0644);
 	if (fd < 0) {
 		close(in);
 		return DA_ERROR;
 	}
 	ok = copy_hashing(in, src, fd, tmp, hex) == 0;
 	close(in);
-	return atomic_commit(fd, tmp, path, ok);
+	return fs_atomic_commit(fd, tmp, path, ok);
 }
 
 static int write_text_atomic(const char *path, const char *text)
 {
 	size_t len = strlen(text);
 	char *tmp;
-	int fd = atomic_begin(&tmp, path);
+	int fd = fs_atomic_begin(&tmp, path, 0644);
 	bool ok;
 
 	if (fd < 0)
@@ -175,7 +130,7 @@ static int write_text_atomic(const char *path, const char *text)
 	ok = write(fd, text, len) == (ssize_t)len;
 	if (!ok)
 		error_set_errno("cannot write %s", tmp);
-	return atomic_commit(fd, tmp, path, ok);
+	return fs_atomic_commit(fd, tmp, path, ok);
 }
 
 int artifact_store(char sha_out[ARTIFACT_SHA256_HEX], const char *state_dir,

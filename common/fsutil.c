@@ -1,5 +1,5 @@
 /* fsutil.c - mkdir -p, rm -rf and path checks. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, mkostemp */
 #include "fsutil.h"
 
 #include <errno.h>
@@ -137,6 +137,61 @@ int fs_read_file(struct buf *out, const char *path, size_t max)
 		}
 	}
 out:
+	close(fd);
+	return rc;
+}
+
+int fs_atomic_begin(char **tmp_out, const char *path, mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+
+	if (fd < 0) {
+		error_set_errno("cannot create a temporary file beside %s", path);
+		free(tmp);
+		*tmp_out = NULL;
+		return -1;
+	}
+	fchmod(fd, mode);
+	*tmp_out = tmp;
+	return fd;
+}
+
+int fs_atomic_commit(int fd, char *tmp, const char *path, bool ok)
+{
+	int rc = ok ? 0 : DA_ERROR;
+
+	if (rc == 0 && fsync(fd) < 0) {
+		error_set_errno("cannot sync %s", tmp);
+		rc = DA_ERROR;
+	}
+	if (close(fd) < 0 && rc == 0) {
+		error_set_errno("cannot write %s", tmp);
+		rc = DA_ERROR;
+	}
+	if (rc == 0 && rename(tmp, path) < 0) {
+		error_set_errno("cannot rename %s to %s", tmp, path);
+		rc = DA_ERROR;
+	}
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int fs_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0) {
+		error_set_errno("cannot open %s", dir);
+		return DA_ERROR;
+	}
+	if (fsync(fd) < 0) {
+		error_set_errno("cannot sync %s", dir);
+		rc = DA_ERROR;
+	}
 	close(fd);
 	return rc;
 }
