@@ -21,7 +21,10 @@ dddp_start() {
   /usr/bin/python3 "$DDDP_DOUBLE" --port 0 --port-file "$T/dddp.port" \
     --password-file "$T/dddp-double-password" --log "$T/dddp.jsonl" "$@" 2>"$T/dddp.err" &
   DDDP_PID=$!
-  trap 'dddp_stop; rm -rf "$T"' EXIT
+  # Kill the double first, then whatever the test's EXIT trap already does.
+  local prev
+  prev=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
+  case "$prev" in *dddp_stop*) ;; *) trap "dddp_stop; ${prev:-rm -rf \"\$T\"}" EXIT;; esac
   local i
   for i in $(seq 1 200); do
     [ -s "$T/dddp.port" ] && break
