@@ -966,3 +966,65 @@ int jenkins_open_config(struct jenkins **out, const struct config *cfg, char *co
 	*out = j;
 	return 0;
 }
+
+/* ---------------------------------------------------------------- runs */
+
+/* Does the console of an in-progress run start with an agent's claim of queue_id? */
+static bool jenkins_run_console_has(struct jenkins *j, const char *item, const json_t *b,
+				    long long queue_id)
+{
+	char *path = xasprintf("%s/%lld/consoleText", item,
+			       (long long)json_integer_value(json_object_get(b, "number")));
+	char *marker = xasprintf("claimed queue item %lld of ", queue_id);
+	struct http_response r;
+	bool has = jenkins_call(j, &r, "GET", path, NULL, NULL, 0) == 0 && r.body.ptr &&
+		   strstr(r.body.ptr, marker) != NULL;
+
+	error_clear();
+	http_response_dispose(&r);
+	free(marker);
+	free(path);
+	return has;
+}
+
+int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue_id,
+			struct jenkins_record_match *out)
+{
+	char *item = jenkins_item_url_path(runs_job);
+	char *path = xasprintf("%s/api/json?tree=builds[number,displayName,building,result]", item);
+	char *prefix = xasprintf("#%lld ", queue_id);
+	struct http_response r;
+	json_t *root = NULL;
+	const json_t *b;
+	size_t i;
+	int rc = jenkins_call(j, &r, "GET", path, NULL, NULL, 0);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == 0)
+		rc = jenkins_json(&root, &r);
+	/* Only a finished record carries our display name: it is set by </run> (§7.7). */
+	json_array_foreach(json_object_get(root, "builds"), i, b) {
+		const char *name = jenkins_json_str(b, "displayName");
+
+		if (json_is_true(json_object_get(b, "building"))) {
+			if (!out->running)
+				out->running = jenkins_run_console_has(j, item, b, queue_id);
+			continue;
+		}
+		if (name == NULL || strncmp(name, prefix, strlen(prefix)) != 0)
+			continue;
+		out->found = true;
+		out->number = json_integer_value(json_object_get(b, "number"));
+		snprintf(out->result, sizeof(out->result), "%s",
+			 jenkins_json_str(b, "result") ? jenkins_json_str(b, "result") : "");
+		break;
+	}
+	if (rc != 0)
+		error_prefix("looking for the record of queue item %lld: ", queue_id);
+	json_decref(root);
+	http_response_dispose(&r);
+	free(prefix);
+	free(path);
+	free(item);
+	return rc;
+}

@@ -187,4 +187,23 @@ int jenkins_queue_item_state_parse(const char *json, size_t len, enum jenkins_it
  */
 int jenkins_claim(struct jenkins *j, long long id);
 
+/* ---- runs of the -runs External Jobs (§7.7) */
+
+struct jenkins_record_match {
+	bool running;              /* an in-progress run's console shows an agent's claim of it */
+	bool found;
+	long long number;          /* the run's number in the runs job */
+	char result[16];           /* "SUCCESS", ... */
+};
+
+/*
+ * Is there a finished record of queue item queue_id in runs_job? Records
+ * are named "#<queue id> <tag>" (scheduler.h). In-progress runs have no
+ * name of ours yet: their console is searched for the agent's first line
+ * ("claimed queue item N of"), which sets running. Looks at the newest
+ * 100 runs.
+ */
+int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue_id,
+			struct jenkins_record_match *out);
+
 #endif

@@ -15,7 +15,9 @@
 #include "error.h"
 #include "fsutil.h"
 #include "jenkins.h"
+#include "journal.h"
 #include "log.h"
+#include "proc.h"
 #include "publish.h"
 #include "run.h"
 #include "spool.h"
@@ -24,6 +26,10 @@
 
 /* How often a run whose live record broke is recorded again before giving up. */
 #define SCHEDULER_RERECORD_TRIES 20
+/* A claim whose answer was lost: how long another agent may take to show it runs the item. */
+#define SCHEDULER_RECONCILE_MS (120 * 1000)
+/* How often the journal is looked at for claims whose answer was lost. */
+#define SCHEDULER_RECONCILE_EVERY_MS (15 * 1000)
 /* The longest the main loop sleeps before looking at its flags again. */
 #define SCHEDULER_TICK_MS 100
 
@@ -41,11 +47,13 @@ struct slot {
 	const struct catalog_operation *op;
 	char *env;
 	int cancel_fd;
+	struct journal_entry je;   /* the run's journal entry, kept current */
 };
 
 struct scheduler {
 	const struct scheduler_opts *o;
 	struct jenkins *jenkins;   /* the main loop's connection */
+	struct journal *journal;
 	char host[256];
 	pthread_mutex_t lock;
 	pthread_cond_t changed;    /* a slot finished */
@@ -135,22 +143,20 @@ static char *slot_description(const struct slot *sl, const struct run_outcome *o
 }
 
 /*
- * Record the whole run again from its finished spool, after the live
- * stream broke: one complete record, the same queue id in its name.
+ * Record a whole run from a finished spool in one record: after the live
+ * stream broke, and for runs a crashed agent left behind. note opens the
+ * log and says what happened. Tries again with backoff until Jenkins takes
+ * it or the agent is told to stop at once. 0 when recorded.
  */
-static void slot_rerecord(struct slot *sl, struct spool *sp, const char *runs_job,
-			  const char *why, enum run_result result, unsigned long duration_ms,
-			  const char *display, const char *description)
+static int scheduler_record(const struct jenkins *jenkins, volatile sig_atomic_t *stop,
+			    const char *runs_job, long long queue_id, struct spool *sp,
+			    const char *note, enum run_result result, unsigned long duration_ms,
+			    const char *display, const char *description)
 {
-	volatile sig_atomic_t *stop = sl->s->o->stop;
-	char *note = xasprintf("dataops-agent: the live record of queue item %lld broke (%s); "
-			       "that partial run ended FAILURE in %s. This record holds the whole "
-			       "run, from the agent's spool %s.\n", sl->item.id, why, runs_job,
-			       spool_path(sp));
 	int rc = DA_ERROR;
 
 	for (unsigned attempt = 0; attempt < SCHEDULER_RERECORD_TRIES && *stop < 2; attempt++) {
-		struct publish_opts po = { sl->jenkins, runs_job, sp, note, 0, 0 };
+		struct publish_opts po = { jenkins, runs_job, sp, note, 0, 0 };
 		struct publish *pub;
 
 		if (attempt > 0)
@@ -162,15 +168,30 @@ static void slot_rerecord(struct slot *sl, struct spool *sp, const char *runs_jo
 		rc = publish_wait(pub, NULL);
 		if (rc == 0)
 			break;
-		log_warn("queue item %lld: recording the run again failed: %s", sl->item.id,
+		log_warn("queue item %lld: recording the run in %s failed: %s", queue_id, runs_job,
 			 error_last());
 	}
 	if (rc == 0)
-		log_info("queue item %lld: recorded again in %s, whole", sl->item.id, runs_job);
+		log_info("queue item %lld: recorded whole in %s from %s", queue_id, runs_job,
+			 spool_path(sp));
 	else
 		log_error("queue item %lld: could not record the run in %s; its log stays in %s",
-			  sl->item.id, runs_job, spool_path(sp));
-	free(note);
+			  queue_id, runs_job, spool_path(sp));
+	return rc;
+}
+
+/* Write the slot's journal entry in its new state; a failure is logged, the run goes on. */
+static void slot_journal(struct slot *sl, enum journal_state state)
+{
+	sl->je.state = state;
+	if (journal_write(sl->s->journal, &sl->je) != 0)
+		log_error("queue item %lld: %s", sl->item.id, error_last());
+}
+
+/* The name of a record: "#<queue id> <tag>" (never ending in a space). */
+static char *scheduler_display_name(long long queue_id, const char *tag)
+{
+	return xasprintf("#%lld %s", queue_id, tag && *tag ? tag : "(no tag)");
 }
 
 static void *slot_thread(void *arg)
@@ -201,6 +222,8 @@ static void *slot_thread(void *arg)
 		if (publish_start(&pub, &po) != 0)
 			log_warn("queue item %lld: %s", sl->item.id, error_last());
 	}
+	sl->je.spool = xstrdup(path);
+	slot_journal(sl, JOURNAL_RUNNING);
 	slot_header(sl, sp);
 	ro.cfg = cfg;
 	ro.op = sl->op;
@@ -212,10 +235,15 @@ static void *slot_thread(void *arg)
 	ro.cancel_fd = sl->cancel_fd;
 	if (run_execute(&oc, &ro) != 0)
 		log_error("queue item %lld: the console failed: %s", sl->item.id, error_last());
-	display = xasprintf("#%lld %s", sl->item.id, oc.version ? oc.version : scheduler_tag(sl));
+	display = scheduler_display_name(sl->item.id, oc.version ? oc.version : scheduler_tag(sl));
 	description = slot_description(sl, &oc);
+	sl->je.result = oc.result;
+	sl->je.duration_ms = time_mono_ms() - start;
+	sl->je.display_name = xstrdup(display);
+	sl->je.description = xstrdup(description);
+	slot_journal(sl, JOURNAL_FINISHED);
 	if (pub)
-		publish_finish(pub, oc.result, time_mono_ms() - start, display, description);
+		publish_finish(pub, oc.result, sl->je.duration_ms, display, description);
 	spool_finish(sp);
 	rc = pub ? publish_wait(pub, &sent) : DA_ERETRY;
 	if (rc == 0) {
@@ -224,13 +252,21 @@ static void *slot_thread(void *arg)
 			 (unsigned long long)sent);
 	} else {
 		char *why = xstrdup(pub ? error_last() : "the stream could not be opened");
+		char *note = xasprintf("dataops-agent: the live record of queue item %lld broke "
+				       "(%s); a partial run may have ended FAILURE in %s. This record "
+				       "holds the whole run, from the agent's spool %s.\n", sl->item.id,
+				       why, runs_job, path);
 
 		log_warn("queue item %lld (%s): %s, but its live record broke: %s", sl->item.id,
 			 sl->item.full_name, run_result_name(oc.result), why);
-		slot_rerecord(sl, sp, runs_job, why, oc.result, time_mono_ms() - start, display,
-			      description);
+		rc = scheduler_record(sl->jenkins, s->o->stop, runs_job, sl->item.id, sp, note,
+				      oc.result, sl->je.duration_ms, display, description);
+		free(note);
 		free(why);
 	}
+	/* Recorded: the item's story is over. Otherwise the entry stays for the next start. */
+	if (rc == 0 && journal_remove(s->journal, sl->item.id) != 0)
+		log_error("queue item %lld: %s", sl->item.id, error_last());
 out:
 	spool_free(sp);
 	run_outcome_dispose(&oc);
@@ -255,6 +291,7 @@ static void slot_clear(struct slot *sl)
 		free(sl->item.params[i]);
 	free(sl->item.params);
 	free(sl->env);
+	journal_entry_dispose(&sl->je);
 	if (sl->cancel_fd >= 0)
 		close(sl->cancel_fd);
 	memset(&sl->item, 0, sizeof(sl->item));
@@ -289,10 +326,12 @@ static unsigned scheduler_reap(struct scheduler *s)
 
 /* Take ownership of item (moved out of the queue list) and start its run. */
 static int scheduler_start(struct scheduler *s, struct slot *sl, struct jenkins_queue_item *item,
-			   const struct catalog_operation *op, char *env)
+			   const struct catalog_operation *op, char *env,
+			   const struct journal_entry *je)
 {
 	int rc;
 
+	journal_entry_copy(&sl->je, je);
 	sl->item = *item;
 	memset(item, 0, sizeof(*item));
 	sl->op = op;
@@ -488,6 +527,7 @@ static int scheduler_poll(struct scheduler *s)
 		struct jenkins_queue_item *it = &q.items[i];
 		const struct catalog_operation *op;
 		struct slot *sl = scheduler_free_slot(s);
+		struct journal_entry je;
 		char *env = NULL;
 
 		if (sl == NULL || *s->o->stop)
@@ -499,15 +539,27 @@ static int scheduler_poll(struct scheduler *s)
 			free(env);
 			continue;
 		}
+		je = (struct journal_entry){ .queue_id = it->id, .state = JOURNAL_CLAIMING,
+					     .job = it->full_name, .user = it->user,
+					     .params = it->params, .since_ms = time_wall_ms() };
+		/* Written before asking: if the answer is lost, the journal knows to look. */
+		if (journal_write(s->journal, &je) != 0) {
+			log_error("%s; claiming nothing until it can be written", error_last());
+			free(env);
+			rc = DA_ERETRY;
+			break;
+		}
 		rc = jenkins_claim(s->jenkins, it->id);
 		if (rc == DA_ECONFLICT) {
 			log_debug("%s", error_last());
 			error_clear();
+			journal_remove(s->journal, it->id);
 			free(env);
+			rc = 0;
 			continue;
 		}
 		if (rc != 0) {
-			/* Unknown: the item may have been removed by our request. */
+			/* Unknown: the item may have been removed by our request (reconciled later). */
 			log_warn("%s", error_last());
 			free(env);
 			if (rc == DA_EAUTH)
@@ -515,11 +567,14 @@ static int scheduler_poll(struct scheduler *s)
 			rc = 0;
 			continue;
 		}
+		je.state = JOURNAL_CLAIMED;
+		if (journal_write(s->journal, &je) != 0)
+			log_error("queue item %lld: %s", it->id, error_last());
 		log_info("claimed queue item %lld: %s for %s", it->id, it->full_name,
 			 it->user ? it->user : "an unknown user");
-		rc = scheduler_start(s, sl, it, op, env);
+		rc = scheduler_start(s, sl, it, op, env, &je);
 		if (rc != 0) {
-			/* Claimed but cannot run: this cannot be recorded either; say so loudly. */
+			/* Claimed but cannot run: the journal entry (claimed) is found at the next start. */
 			log_error("queue item %lld claimed but not started: %s", it->id,
 				  error_last());
 			rc = 0;
@@ -527,6 +582,153 @@ static int scheduler_poll(struct scheduler *s)
 	}
 	jenkins_queue_dispose(&q);
 	return rc;
+}
+
+/* --------------------------------------------- the journal's leftovers */
+
+/*
+ * A claim whose answer never came (or a claimed item that never ran): if
+ * the item is still queued it is nobody's yet; if it left and no agent
+ * runs or recorded it within SCHEDULER_RECONCILE_MS, trigger it again with
+ * the same parameters, so the user's request is not silently dropped
+ * (jenkins-api.md §6.2, §9 point 4). 0 when the entry's story is over.
+ */
+static int scheduler_reconcile_claim(struct scheduler *s, const struct journal_entry *e,
+				     bool ours)
+{
+	enum jenkins_item_state st = JENKINS_ITEM_GONE;
+	struct jenkins_record_match m;
+	char *runs_job = xasprintf("%s-runs", e->job);
+	long long again = -1;
+	int rc = ours ? 0 : jenkins_queue_item_state(s->jenkins, e->queue_id, &st);
+
+	if (rc != 0)
+		goto out;
+	if (!ours && st == JENKINS_ITEM_QUEUED) {
+		log_info("queue item %lld: still queued; our claim did not take it", e->queue_id);
+		goto out;
+	}
+	if (!ours && st == JENKINS_ITEM_STARTED) {
+		log_warn("queue item %lld: taken by a Jenkins executor, not by an agent", e->queue_id);
+		goto out;
+	}
+	rc = jenkins_find_record(s->jenkins, runs_job, e->queue_id, &m);
+	if (rc != 0)
+		goto out;
+	if (m.found || m.running) {
+		log_info("queue item %lld: %s by an agent in %s", e->queue_id,
+			 m.found ? "recorded" : "being run", runs_job);
+		goto out;
+	}
+	if (!ours && time_wall_ms() - e->since_ms < SCHEDULER_RECONCILE_MS) {
+		rc = DA_ERETRY;         /* maybe another agent is about to open its record */
+		goto out;
+	}
+	rc = jenkins_build(s->jenkins, e->job, e->params, &again);
+	if (rc == 0)
+		log_warn("queue item %lld of %s (by %s): %s, and no agent runs or recorded it; "
+			 "triggered it again with the same parameters as queue item %lld",
+			 e->queue_id, e->job, e->user ? e->user : "an unknown user",
+			 ours ? "claimed by this agent, which stopped before running it" :
+				"the answer to our claim was lost", again);
+out:
+	free(runs_job);
+	return rc;
+}
+
+/* Record a run the agent was running (or had finished) when it died, from its spool. */
+static int scheduler_recover_run(struct scheduler *s, const struct journal_entry *e)
+{
+	char *runs_job = xasprintf("%s-runs", e->job);
+	struct jenkins_record_match m;
+	struct spool *sp = NULL;
+	char *note = NULL, *display = NULL, *description = NULL;
+	char stamp[64];
+	time_t t = (time_t)(e->since_ms / 1000);
+	struct tm tm;
+	int rc = jenkins_find_record(s->jenkins, runs_job, e->queue_id, &m);
+
+	if (rc != 0 || m.found) {
+		if (m.found)
+			log_info("queue item %lld: already recorded as %s #%lld", e->queue_id,
+				 runs_job, m.number);
+		goto out;
+	}
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (e->spool == NULL || spool_open_finished(&sp, e->spool) != 0) {
+		log_warn("queue item %lld: its spool %s is gone; recording what is known",
+			 e->queue_id, e->spool ? e->spool : "(none)");
+		rc = spool_open_finished(&sp, "/dev/null");
+		if (rc != 0)
+			goto out;
+	}
+	if (e->state == JOURNAL_FINISHED) {
+		note = xasprintf("dataops-agent: this run of queue item %lld (claimed %s) finished, "
+				 "but the agent stopped before Jenkins had its record; recorded at "
+				 "the agent's restart from its spool %s.\n", e->queue_id, stamp,
+				 e->spool ? e->spool : "(lost)");
+		rc = scheduler_record(s->jenkins, s->o->stop, runs_job, e->queue_id, sp, note,
+				      e->result, e->duration_ms, e->display_name, e->description);
+	} else {
+		note = xasprintf("dataops-agent: the agent stopped (crash or SIGKILL) during this "
+				 "run of queue item %lld (claimed %s by %s); its processes were ended "
+				 "when it restarted. This is the log it wrote until then, from its "
+				 "spool %s.\n", e->queue_id, stamp, e->user ? e->user : "an unknown user",
+				 e->spool ? e->spool : "(lost)");
+		display = scheduler_display_name(e->queue_id, "interrupted");
+		description = xasprintf("Queue item %lld of %s, triggered by %s. Interrupted: the "
+					"agent on node %s stopped during the run; recorded at its "
+					"restart.", e->queue_id, e->job,
+					e->user ? e->user : "an unknown user",
+					s->o->cfg->jenkins.node);
+		rc = scheduler_record(s->jenkins, s->o->stop, runs_job, e->queue_id, sp, note,
+				      RUN_FAILURE, 0, display, description);
+	}
+out:
+	spool_free(sp);
+	free(note);
+	free(display);
+	free(description);
+	free(runs_job);
+	return rc;
+}
+
+/*
+ * Finish what the journal holds: at start, every entry (startup); later,
+ * only claims whose answer was lost and that are not running here.
+ */
+static void scheduler_reconcile(struct scheduler *s, bool startup)
+{
+	struct journal_entry *v;
+	size_t n;
+
+	if (journal_list(s->journal, &v, &n) != 0) {
+		log_error("%s", error_last());
+		return;
+	}
+	for (size_t i = 0; i < n && *s->o->stop < 2; i++) {
+		struct journal_entry *e = &v[i];
+		int rc;
+
+		if (scheduler_has_item(s, e->queue_id))
+			continue;
+		if (!startup && e->state != JOURNAL_CLAIMING)
+			continue;
+		if (startup)
+			log_info("journal: queue item %lld of %s was %s when the agent stopped",
+				 e->queue_id, e->job, journal_state_name(e->state));
+		if (e->state == JOURNAL_CLAIMING || e->state == JOURNAL_CLAIMED)
+			rc = scheduler_reconcile_claim(s, e, e->state == JOURNAL_CLAIMED);
+		else
+			rc = scheduler_recover_run(s, e);
+		if (rc == 0)
+			journal_remove(s->journal, e->queue_id);
+		else if (rc != DA_ERETRY)
+			log_warn("journal: queue item %lld: %s (tried again later)", e->queue_id,
+				 error_last());
+	}
+	journal_entries_free(v, n);
 }
 
 /* The next poll, poll_interval from now less up to 20% jitter: never later than the interval. */
@@ -576,23 +778,38 @@ int scheduler_run(const struct scheduler_opts *o)
 {
 	const struct config *cfg = o->cfg;
 	struct scheduler s = { .o = o };
-	uint64_t next_poll = 0;
+	uint64_t next_poll = 0, next_reconcile;
 	unsigned running = 0;
+	char *procs;
+	int killed;
 	bool announced_drain = false;
 	int rc;
 
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (gethostname(s.host, sizeof(s.host) - 1) != 0)
 		snprintf(s.host, sizeof(s.host), "unknown");
-	rc = jenkins_open_config(&s.jenkins, cfg, o->envp, o->jenkins_wait_ms,
-				 o->stop);
+	rc = journal_open(&s.journal, cfg->agent.state_dir);
 	if (rc != 0)
 		return rc;
+	/* What a crashed agent's steps left running goes first: no run may act twice. */
+	procs = xasprintf("%s/procs", cfg->agent.state_dir);
+	killed = proc_kill_registered(procs);
+	if (killed > 0)
+		log_warn("ended %d processes left by an earlier agent's runs", killed);
+	rc = proc_set_registry(procs);
+	free(procs);
+	if (rc == 0)
+		rc = jenkins_open_config(&s.jenkins, cfg, o->envp, o->jenkins_wait_ms, o->stop);
+	if (rc != 0) {
+		journal_free(s.journal);
+		return rc;
+	}
 	log_info("connected to Jenkins %s at %s as %s", jenkins_version(s.jenkins),
 		 jenkins_url(s.jenkins), jenkins_user(s.jenkins));
 	rc = scheduler_register(&s);
 	if (rc != 0) {
 		jenkins_free(s.jenkins);
+		journal_free(s.journal);
 		return rc;
 	}
 	pthread_mutex_init(&s.lock, NULL);
@@ -606,6 +823,8 @@ int scheduler_run(const struct scheduler_opts *o)
 	}
 	log_info("serving %zu operations as node %s with %u executors, polling every %u ms",
 		 o->cat->op_count, cfg->jenkins.node, s.slot_count, cfg->agent.poll_interval_ms);
+	scheduler_reconcile(&s, true);
+	next_reconcile = time_mono_ms() + SCHEDULER_RECONCILE_EVERY_MS;
 
 	for (;;) {
 		bool stopping = *o->stop >= 1;
@@ -624,6 +843,10 @@ int scheduler_run(const struct scheduler_opts *o)
 			announced_drain = true;
 		}
 		now = time_mono_ms();
+		if (now >= next_reconcile) {
+			scheduler_reconcile(&s, false);
+			next_reconcile = now + SCHEDULER_RECONCILE_EVERY_MS;
+		}
 		if (now >= next_poll) {
 			int prc = scheduler_node_tick(&s, stopping);
 
@@ -654,6 +877,8 @@ int scheduler_run(const struct scheduler_opts *o)
 	log_info("stopped");
 	free(s.slots);
 	free(s.status_posted);
+	journal_free(s.journal);
+	proc_set_registry(NULL);
 	pthread_cond_destroy(&s.changed);
 	pthread_mutex_destroy(&s.lock);
 	jenkins_free(s.jenkins);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +55,36 @@ int spool_open(struct spool **out, const char *path)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->grown, &attr);
 	pthread_condattr_destroy(&attr);
+	*out = s;
+	return 0;
+}
+
+int spool_open_finished(struct spool **out, const char *path)
+{
+	struct spool *s;
+	struct stat st;
+	int fd;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		error_set_errno("cannot open spool file %s", path);
+		return DA_ERROR;
+	}
+	if (fstat(fd, &st) < 0) {
+		error_set_errno("cannot stat spool file %s", path);
+		close(fd);
+		return DA_ERROR;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	s->fd = fd;
+	s->size = (uint64_t)st.st_size;
+	s->finished = true;
+	s->write_errno = EBADF;   /* read-only: every write is refused */
+	buf_init(&s->scratch, SIZE_MAX / 2);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->grown, NULL);
 	*out = s;
 	return 0;
 }

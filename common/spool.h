@@ -33,6 +33,11 @@ struct redactor;
 /* Create (or truncate) the spool file at path, mode 0600. */
 int spool_open(struct spool **out, const char *path);
 /*
+ * Open the spool file of an earlier run (a crashed agent's) for reading,
+ * as a finished spool: readers get its bytes, writes are refused.
+ */
+int spool_open_finished(struct spool **out, const char *path);
+/*
  * Pass every later write through a stream of r (borrowed: r must outlive
  * the spool). Call it before the first write: bytes already written stay
  * as they are. NULL detaches, releasing what the old stream held. Returns

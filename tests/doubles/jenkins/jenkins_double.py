@@ -1330,9 +1330,10 @@ class Handler(BaseHTTPRequestHandler):
             d["jobs"] = [self.job_json(c) for c in job.children.values()]
             return d
         runs = sorted(job.runs.values(), key=lambda r: -r.number)
+        # Depth 0 shows runs as references; tree= reaches into their exported fields (builds[building,...]).
         ref = lambda r: r and {"_class": r.kind, "number": r.number, "url": "%s%s%d/" % (root, job.url_path(), r.number)}
         done = [r for r in runs if not r.building]
-        d.update({"buildable": job.kind == "freestyle" and not job.disabled, "builds": [ref(r) for r in runs[:100]],
+        d.update({"buildable": job.kind == "freestyle" and not job.disabled, "builds": [self.run_json(job, r) if self.query.get("tree") else ref(r) for r in runs[:100]],
                   "color": "disabled" if job.disabled else ("notbuilt" if not done else
                                                             ("blue" if done[0].result == "SUCCESS" else "red")),
                   "firstBuild": ref(runs[-1]) if runs else None, "keepDependencies": False,
