@@ -268,7 +268,7 @@ int publish_start(struct publish **out, const struct publish_opts *opts)
 	p->spool = opts->spool;
 	p->note = opts->note ? xstrdup(opts->note) : NULL;
 	p->flush_ms = opts->flush_ms ? opts->flush_ms : 1000;
-	p->keepalive_ms = opts->keepalive_ms ? opts->keepalive_ms : 2000;
+	p->keepalive_ms = opts->keepalive_ms ? opts->keepalive_ms : 1000;
 	record_writer_new(&p->writer);
 	buf_init(&p->out, PUBLISH_OUT_MAX);
 	buf_init(&p->hold, PUBLISH_READ_MAX);

@@ -13,8 +13,10 @@
  * - Whole lines are sent as soon as they are in the spool; a partial line
  *   waits for its end at most flush_ms (1 s), then goes out as it is.
  * - Every write is HEX<!----> (record.h), so Jenkins prints it at once.
- * - With nothing to send, <!----> goes out every keepalive_ms (2 s),
- *   inside Jetty's idle timeout (30 s; 5 s before 2.375).
+ * - With nothing to send, <!----> goes out every keepalive_ms (1 s):
+ *   inside Jetty's idle timeout (30 s; 5 s before 2.375) and inside the
+ *   1 s it falls to when its thread pool runs low, which many open
+ *   streams make likely (§7.5).
  *
  * The end of the record (result, duration, display name, description) is
  * only known when the run is over: publish_finish gives it, then the
@@ -43,7 +45,7 @@ struct publish_opts {
 	struct spool *spool;           /* followed from offset 0; must outlive the publisher */
 	const char *note;              /* text put in the log before the spool's; NULL none */
 	unsigned flush_ms;             /* a partial line waits at most this; 0: 1000 */
-	unsigned keepalive_ms;         /* <!----> this often while idle; 0: 2000 */
+	unsigned keepalive_ms;         /* <!----> this often while idle; 0: 1000 */
 };
 
 /* Start the publisher thread. The POST opens at once. */

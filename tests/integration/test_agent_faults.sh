@@ -1,0 +1,94 @@
+# Faults between the agent and Jenkins while runs stream: a Jenkins restart
+# (in-progress runs lost), connections reset, a 503 storm while recording,
+# an idle timeout shorter than the agent's keep-alive. Each time the run goes
+# on, and Jenkins ends up with exactly one complete record of it whose log
+# holds every line the child printed, once, in order.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/jenkins_lib.sh"
+
+cat > "$T/jobs/talk.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<operation path="Provision/{env}/DataPipeline/Talk" display-name="Talk">
+  <parameters><param name="n" default="0"/><param name="lines" default="30"/></parameters>
+  <steps><step name="talk" shell="true"><script>
+    for i in $(seq 1 "$lines"); do
+      echo "run $n line $i" | tee -a "$STATE_DIR/printed-$n"
+      sleep 0.1
+    done
+  </script></step></steps>
+</operation>
+XML
+start_jenkins
+JOB_PARAMS="n lines" create_job_tree Provision/dev/DataPipeline/Talk
+agent_config
+start_agent
+RUNS="s['jobs']['Provision/dev/DataPipeline/Talk-runs']['runs']"
+
+# check_once N: exactly one finished record of run N, SUCCESS, with every printed line once.
+check_once() {
+  local n=$1 q=$2
+  jstate > "$T/state.json"
+  /usr/bin/python3 - "$T/state.json" "$q" "$T/state/printed-$n" <<'PY' || fail "record of run $1"
+import json, sys
+s = json.load(open(sys.argv[1])); q = sys.argv[2]
+printed = open(sys.argv[3]).read().splitlines()
+runs = s["jobs"]["Provision/dev/DataPipeline/Talk-runs"]["runs"]
+mine = [r for r in runs if (r["displayName"] or "").startswith("#%s " % q)]
+assert len(mine) == 1, "%d complete records of queue %s: %s" % (len(mine), q, [r["displayName"] for r in runs])
+r = mine[0]
+assert r["result"] == "SUCCESS" and not r["building"], (r["result"], r["building"])
+got = [l for l in r["log"].splitlines() if l.startswith("run ")]
+assert got == printed, "log lines differ from what the child printed:\n%s\n---\n%s" % (got, printed)
+PY
+}
+
+# 1. Jenkins restarts mid-run (the in-progress run vanishes) and is down for a while.
+q=$(trigger Provision/dev/DataPipeline/Talk n=1 lines=30)
+wait_for 15 "len($RUNS) >= 1 and 'run 1 line 5' in $RUNS[-1]['log']" || fail "run 1 did not stream"
+curl -sS -X POST "$JURL/_double/restart" -d '{"down_ms": 2000}' -o /dev/null
+wait_for 40 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+  { cat "$T/agent.log"; fail "run 1 was not recorded after the restart"; }
+check_once 1 "$q"
+assert_contains "$T/agent.log" "live record broke"
+pass "a Jenkins restart mid-run: the run goes on and is recorded once, whole"
+
+# 2. The connection is reset mid-run: the partial run ends FAILURE, the whole one follows.
+q=$(trigger Provision/dev/DataPipeline/Talk n=2 lines=30)
+wait_for 15 "any('run 2 line 5' in r['log'] for r in $RUNS)" || fail "run 2 did not stream"
+curl -sS -X POST "$JURL/_double/drop_streams" -o /dev/null
+wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+  { cat "$T/agent.log"; fail "run 2 was not recorded after the reset"; }
+check_once 2 "$q"
+assert_eq "True" "$(jpy "any('run 2 line 1' in r['log'] and r['result'] == 'FAILURE' for r in $RUNS)")" "the broken partial run is kept, FAILURE"
+assert_contains "$(jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l2"; echo "$T/l2")" "the live record of queue item $q broke"
+pass "a reset stream: the partial run is FAILURE, one whole record follows and names the break"
+
+# 3. A 503 storm while the whole record is being posted again: retried until it lands.
+q=$(trigger Provision/dev/DataPipeline/Talk n=3 lines=20)
+wait_for 15 "any('run 3 line 3' in r['log'] for r in $RUNS)" || fail "run 3 did not stream"
+faults '{"status503": 6, "match": "postBuildResult"}'
+curl -sS -X POST "$JURL/_double/drop_streams" -o /dev/null
+wait_for 60 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+  { cat "$T/agent.log"; fail "run 3 was not recorded through the 503s"; }
+check_once 3 "$q"
+pass "503s while recording again: retried with backoff until recorded once"
+
+# 4. An idle timeout shorter than usual (a busy Jetty: 1 s): keep-alives hold the stream.
+curl -sS -X POST "$JURL/_double/mode" -d '{"idle_timeout": 1.5}' -o /dev/null
+cat > "$T/jobs/quiet.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<operation path="Provision/{env}/DataPipeline/Quiet" display-name="Quiet">
+  <parameters><param name="n" default="0"/></parameters>
+  <steps><step name="quiet" shell="true"><script>echo "run $n line 1" | tee -a "$STATE_DIR/printed-$n"; sleep 5; echo "run $n line 2" | tee -a "$STATE_DIR/printed-$n"</script></step></steps>
+</operation>
+XML
+stop_agent
+JOB_PARAMS="n" create_job_tree Provision/dev/DataPipeline/Quiet
+start_agent
+q=$(trigger Provision/dev/DataPipeline/Quiet n=4)
+QR="s['jobs']['Provision/dev/DataPipeline/Quiet-runs']['runs']"
+wait_for 30 "len($QR) >= 1 and not $QR[-1]['building']" || fail "quiet run not finished"
+assert_eq "1" "$(jpy "len($QR)")" "records of the quiet run (no broken stream)"
+assert_eq "SUCCESS" "$(jpy "$QR[0]['result']")" "result of the quiet run"
+pass "5 s of silence under a 1.5 s idle timeout: keep-alives hold the live stream"
+stop_agent
