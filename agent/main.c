@@ -366,7 +366,8 @@ static int cmd_agent(const struct config *cfg, const struct catalog *cat)
 	if (rc == 0)
 		return 0;
 	fprintf(stderr, "dataops-agent: agent: %s\n", error_last());
-	if (rc == DA_EINVALID)
+	/* DA_ECONFLICT: another agent holds the state_dir, a config mistake. */
+	if (rc == DA_EINVALID || rc == DA_ECONFLICT)
 		return EXIT_CONFIG;
 	if (rc == DA_ERETRY || rc == DA_ETIMEOUT)
 		return EXIT_TEMPFAIL;

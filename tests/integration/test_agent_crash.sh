@@ -1,0 +1,113 @@
+# The agent is SIGKILLed at several points of a run and started again: no
+# process of the run survives, and Jenkins ends up with exactly one complete
+# record of each claimed item, whose log is byte for byte the spool, which
+# holds every line the child printed.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/jenkins_lib.sh"
+
+cat > "$T/jobs/talk.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<operation path="Provision/{env}/DataPipeline/Talk" display-name="Talk">
+  <parameters><param name="n" default="0"/><param name="lines" default="40"/></parameters>
+  <steps><step name="talk" shell="true"><script>
+    # A helper in the background of the step's group, as a careless script leaves one.
+    sleep 300 &amp;
+    echo $! > "$STATE_DIR/bg-$n"
+    for i in $(seq 1 "$lines"); do
+      echo "run $n line $i" | tee -a "$STATE_DIR/printed-$n"
+      sleep 0.1
+    done
+  </script></step></steps>
+</operation>
+XML
+start_jenkins
+JOB_PARAMS="n lines" create_job_tree Provision/dev/DataPipeline/Talk
+agent_config
+RUNS="s['jobs']['Provision/dev/DataPipeline/Talk-runs']['runs']"
+
+# check_record N Q RESULT: one finished record of queue Q; its log's child lines are
+# what the child printed, and its log ends with the spool's bytes exactly.
+check_record() {
+  local n=$1 q=$2 want=$3
+  jstate > "$T/state.json"
+  /usr/bin/python3 - "$T/state.json" "$q" "$T/state/printed-$n" "$want" "$T/state/runs" <<'PY' || fail "record of run $1"
+import glob, json, sys
+s = json.load(open(sys.argv[1])); q, want = sys.argv[2], sys.argv[4]
+printed = open(sys.argv[3]).read().splitlines()
+runs = s["jobs"]["Provision/dev/DataPipeline/Talk-runs"]["runs"]
+mine = [r for r in runs if (r["displayName"] or "").startswith("#%s " % q)]
+assert len(mine) == 1, "%d complete records of queue %s: %s" % (len(mine), q, [r["displayName"] for r in runs])
+r = mine[0]
+assert r["result"] == want and not r["building"], (r["result"], r["building"])
+got = [l for l in r["log"].splitlines() if l.startswith("run ")]
+assert got == printed, "log lines differ from what the child printed:\n%s\n---\n%s" % (got, printed)
+spool = [p for p in glob.glob(sys.argv[5] + "/*-q%s-*.log" % q)]
+assert len(spool) == 1, spool
+body = open(spool[0], "rb").read().decode()
+log = r["log"]
+# The record is Jenkins' two lines, our note, then the spool; Jenkins adds "Finished: X".
+assert body in log, "the spool is not in the record whole"
+PY
+}
+
+# dead PID: the process is gone (or a zombie).
+dead() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+crash_at() { # N LINE: SIGKILL the agent once run N has streamed LINE lines
+  local n=$1 line=$2 q
+  start_agent
+  q=$(trigger Provision/dev/DataPipeline/Talk n=$n lines=40)
+  if [ "$line" = 0 ]; then
+    wait_for 15 "any('claimed queue item $q of' in r['log'] for r in $RUNS)" || fail "run $n not claimed"
+  else
+    wait_for 15 "any('run $n line $line' in r['log'] for r in $RUNS)" || fail "run $n did not stream"
+  fi
+  kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+  sleep 0.3
+  # The step's leader died with the agent; its background helper is still there.
+  bg=$(cat "$T/state/bg-$n" 2>/dev/null || echo "")
+  start_agent
+  wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+    { cat "$T/agent.log"; fail "run $n was not recorded after the restart"; }
+  if [ -n "$bg" ]; then
+    for _ in $(seq 1 50); do dead "$bg" && break; sleep 0.1; done
+    dead "$bg" || fail "the background process $bg of run $n survived the restart"
+  fi
+  check_record "$n" "$q" FAILURE
+  assert_contains "$T/agent.log" "was running when the agent stopped"
+  stop_agent
+  [ -z "$(ls "$T/state/journal")" ] || fail "journal not empty after run $n: $(ls "$T/state/journal")"
+  pass "SIGKILL at line $line of run $n: processes ended, one complete record (FAILURE, interrupted)"
+}
+crash_at 1 0
+crash_at 2 7
+crash_at 3 25
+
+# After the run finished, while its record cannot reach Jenkins (down): the restarted
+# agent records it with the run's own result and name.
+start_agent
+q=$(trigger Provision/dev/DataPipeline/Talk n=4 lines=10)
+wait_for 15 "any('run 4 line 3' in r['log'] for r in $RUNS)" || fail "run 4 did not stream"
+curl -sS -X POST "$JURL/_double/restart" -d '{"down_ms": 6000}' -o /dev/null
+for _ in $(seq 1 100); do grep -q "queue item $q (.*): SUCCESS, but its live record broke" "$T/agent.log" && break; sleep 0.1; done
+grep -q "queue item $q (.*): SUCCESS, but its live record broke" "$T/agent.log" || { cat "$T/agent.log"; fail "run 4 did not finish"; }
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+[ -f "$T/state/journal/q$q.json" ] || fail "no journal entry for the unrecorded run"
+grep -q '"state":"finished"' "$T/state/journal/q$q.json" || fail "journal entry not finished: $(cat "$T/state/journal/q$q.json")"
+sleep 5
+start_agent
+wait_for 40 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+  { cat "$T/agent.log"; fail "run 4 was not recorded after the restart"; }
+check_record 4 "$q" SUCCESS
+assert_eq "#$q (no tag)" "$(jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['displayName']")" "name of the recovered finished run"
+stop_agent
+pass "SIGKILL after the run finished, record not sent: recorded at restart with its own result"
+
+# A second agent on the same state_dir is refused.
+start_agent
+sleep 0.5
+da agent
+assert_eq 78 "$rc" "exit code of a second agent on one state_dir"
+assert_contains "$T/out" "is in use by another dataops-agent"
+stop_agent
+pass "one agent per state_dir"
