@@ -417,7 +417,7 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
 
 		/* Every answer may rotate the session cookie; the newest one wins (§1.4). */
 		if (dddp__cookie_parse(v, sizeof(v), line + 11) == 0)
-			memcpy(t->d->cookie, v, sizeof(v));
+			snprintf(t->d->cookie, sizeof(t->d->cookie), "%s", v);
 	} else if (strncasecmp(line, "content-type:", 13) == 0) {
 		const char *v = line + 13;
 

@@ -189,8 +189,9 @@ struct dddp__answer {
 };
 
 /*
- * Classify an answer (status, Content-Type, body) of the call named by
- * what ("POST https://e/resources/json/delphix/login"). Writes the error
+ * Classify an answer (status, Content-Type, body of len bytes, followed by
+ * a NUL) of the call named by what ("POST https://e/resources/json/delphix/login").
+ * Writes the error
  * message. 0 for OKResult/ListResult; DA_EAUTH for 401 and 403; DA_ERETRY
  * when booting; DA_ENOTFOUND for object.missing; DA_ERROR otherwise.
  */
