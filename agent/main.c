@@ -21,6 +21,7 @@
 #include "mirror.h"
 #include "run.h"
 #include "spool.h"
+#include "redact.h"
 #include "scheduler.h"
 #include "sync.h"
 #include "xmalloc.h"
@@ -333,6 +334,68 @@ static int cmd_sync(const struct config *cfg, const struct catalog *cat, const s
 	return rc == DA_ERROR ? 1 : EXIT_SOFTWARE;
 }
 
+/* ---- secrets: masked out of every log, console and message ---- */
+
+/* Add one secret to r when it can be read; a secret that cannot is the steps' problem, later. */
+static void redact_secret(struct redactor *r, const char *what, const char *path,
+			  const char *env_name)
+{
+	char *value = NULL;
+
+	if (path == NULL && env_name == NULL)
+		return;
+	if (config_read_secret(&value, what, path, env_name, environ) == 0 && value) {
+		if (redact_add_str(r, value) == REDACT_SKIPPED)
+			log_warn("%s is shorter than %d characters: it cannot be masked in logs",
+				 what, REDACT_MIN_LEN);
+		memset(value, 0, strlen(value));
+	}
+	free(value);
+	error_clear();
+}
+
+/*
+ * The process-wide redactor: the Jenkins token, the DDDP password and
+ * every [secrets] value, from their files or DATAOPS_* variables. It
+ * masks the agent's own log and messages at once, and every run's console
+ * (spool_set_redactor); parameters marked secret are added per run.
+ */
+static struct redactor *secrets_redactor(const struct config *cfg)
+{
+	struct redactor *r;
+
+	redactor_new(&r);
+	redact_secret(r, "[jenkins] token_file", cfg->jenkins.token_file, "DATAOPS_JENKINS_TOKEN");
+	redact_secret(r, "[dddp] password_file", cfg->dddp.password_file, "DATAOPS_DDDP_PASSWORD");
+	for (size_t i = 0; i < cfg->secret_count; i++) {
+		char *env_name = xasprintf("DATAOPS_SECRETS_%s", cfg->secrets[i].name);
+		char *what = xasprintf("[secrets] %s_file", cfg->secrets[i].name);
+
+		for (char *c = env_name; *c; c++)
+			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+		redact_secret(r, what, cfg->secrets[i].path, env_name);
+		free(what);
+		free(env_name);
+	}
+	redact_set_global(r);
+	return r;
+}
+
+/* Parameters the catalog marks secret, from "NAME=VALUE" strings. */
+static void redact_secret_params(struct redactor *r, const struct catalog_operation *op,
+				 char *const *params)
+{
+	for (size_t i = 0; params && params[i]; i++) {
+		const char *eq = strchr(params[i], '=');
+		char *name = eq ? xstrndup(params[i], (size_t)(eq - params[i])) : NULL;
+		const struct catalog_param *p = name ? catalog_param_find(op, name) : NULL;
+
+		if (p && p->secret)
+			redact_add_str(r, eq + 1);
+		free(name);
+	}
+}
+
 /* ---- agent: the long-running loop (agent/scheduler.c) ---- */
 
 static volatile sig_atomic_t agent_stop;
@@ -345,7 +408,7 @@ static void on_agent_signal(int sig)
 		agent_stop++;
 }
 
-static int cmd_agent(const struct config *cfg, const struct catalog *cat)
+static int cmd_agent(const struct config *cfg, const struct catalog *cat, struct redactor *red)
 {
 	struct scheduler_opts so = { 0 };
 	struct sigaction sa = { 0 };
@@ -361,6 +424,7 @@ static int cmd_agent(const struct config *cfg, const struct catalog *cat)
 	so.cat = cat;
 	so.envp = environ;
 	so.stop = &agent_stop;
+	so.redactor = red;
 	so.jenkins_wait_ms = -1;
 	rc = scheduler_run(&so);
 	if (rc == 0)
@@ -432,7 +496,8 @@ static char *run_log_path(const struct config *cfg, const char *job)
 	return buf_detach(&b);
 }
 
-static int cmd_run(const struct config *cfg, const struct catalog *cat, const struct cli *cli)
+static int cmd_run(const struct config *cfg, const struct catalog *cat, const struct cli *cli,
+		   struct redactor *red)
 {
 	const struct catalog_operation *op;
 	struct run_opts ro = { 0 };
@@ -478,6 +543,11 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 		fprintf(stderr, "dataops-agent: %s\n", error_last());
 		goto out;
 	}
+	redact_secret_params(red, op, cli->params);
+	if (spool_set_redactor(follower.spool, red) < 0) {
+		fprintf(stderr, "dataops-agent: %s\n", error_last());
+		goto out;
+	}
 	cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -519,6 +589,7 @@ int main(int argc, char **argv)
 	struct cli cli = { 0 };
 	struct config cfg = { 0 };
 	struct catalog *cat = NULL;
+	struct redactor *red = NULL;
 	int code;
 
 	for (int i = 1; i < argc; i++) {
@@ -555,6 +626,8 @@ int main(int argc, char **argv)
 	log_set_level(cli.verbose ? LOG_DEBUG : LOG_INFO);
 	if ((code = load_config(&cfg, &cli)) != 0)
 		goto out;
+	/* From here on no secret the config names can reach a log or a message. */
+	red = secrets_redactor(&cfg);
 	if (!cli.verbose)
 		log_set_level(log_level_from_name(cfg.agent.log_level));
 	if ((code = load_catalog(&cat, &cfg)) != 0)
@@ -566,12 +639,14 @@ int main(int argc, char **argv)
 	else if (strcmp(cli.command, "sync") == 0)
 		code = cmd_sync(&cfg, cat, &cli);
 	else if (strcmp(cli.command, "agent") == 0)
-		code = cmd_agent(&cfg, cat);
+		code = cmd_agent(&cfg, cat, red);
 	else
-		code = cmd_run(&cfg, cat, &cli);
+		code = cmd_run(&cfg, cat, &cli, red);
 out:
 	catalog_free(cat);
 	config_dispose(&cfg);
+	redact_set_global(NULL);
+	redactor_free(red);
 	free(cli.params);
 	return code;
 }

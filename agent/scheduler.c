@@ -210,7 +210,20 @@ static void *slot_thread(void *arg)
 
 	runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
 	path = scheduler_spool_path(cfg, sl->item.full_name, sl->item.id, scheduler_tag(sl));
-	if (fs_mkdir_p(runs_dir, 0700) < 0 || spool_open(&sp, path) < 0) {
+	if (s->o->redactor) {
+		/* Parameters the catalog marks secret are masked from the first byte on. */
+		for (size_t i = 0; i < sl->item.param_count; i++) {
+			const char *p = sl->item.params[i], *eq = strchr(p, '=');
+			char *name = xstrndup(p, (size_t)(eq - p));
+			const struct catalog_param *cp = catalog_param_find(sl->op, name);
+
+			if (cp && cp->secret)
+				redact_add_str(s->o->redactor, eq + 1);
+			free(name);
+		}
+	}
+	if (fs_mkdir_p(runs_dir, 0700) < 0 || spool_open(&sp, path) < 0 ||
+	    (s->o->redactor && spool_set_redactor(sp, s->o->redactor) < 0)) {
 		/* Nothing can be recorded without a spool: say so in the agent's log. */
 		log_error("queue item %lld (%s): %s", sl->item.id, sl->item.full_name, error_last());
 		goto out;

@@ -31,6 +31,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "redact.h"
 
 struct scheduler_opts {
 	const struct config *cfg;
@@ -38,6 +39,7 @@ struct scheduler_opts {
 	char *const *envp;                 /* the agent's environment (token, steps' PATH...) */
 	volatile sig_atomic_t *stop;       /* >= 1: drain and exit; >= 2: cancel the runs */
 	long jenkins_wait_ms;              /* how long an unreachable Jenkins is waited for at start; -1 forever */
+	struct redactor *redactor;         /* masks every run's console; secret parameters are added to it */
 };
 
 /*
