@@ -30,6 +30,8 @@
 #define SCHEDULER_RECONCILE_MS (120 * 1000)
 /* How often the journal is looked at for claims whose answer was lost. */
 #define SCHEDULER_RECONCILE_EVERY_MS (15 * 1000)
+/* A cancel request for a run no agent here runs waits this long for the one that runs it. */
+#define SCHEDULER_CANCEL_WAIT_MS 5000
 /* The longest the main loop sleeps before looking at its flags again. */
 #define SCHEDULER_TICK_MS 100
 
@@ -48,6 +50,7 @@ struct slot {
 	char *env;
 	int cancel_fd;
 	struct journal_entry je;   /* the run's journal entry, kept current */
+	char *cancelled_by;        /* who asked to cancel it (under the scheduler's lock) */
 };
 
 struct scheduler {
@@ -200,7 +203,7 @@ static void *slot_thread(void *arg)
 	struct scheduler *s = sl->s;
 	const struct config *cfg = s->o->cfg;
 	char *runs_job = xasprintf("%s-runs", sl->item.full_name);
-	char *path = NULL, *display = NULL, *description = NULL, *runs_dir = NULL;
+	char *path = NULL, *display = NULL, *description = NULL, *runs_dir = NULL, *by = NULL;
 	struct run_outcome oc = { .result = RUN_FAILURE };
 	struct run_opts ro = { 0 };
 	struct publish *pub = NULL;
@@ -248,8 +251,19 @@ static void *slot_thread(void *arg)
 	ro.cancel_fd = sl->cancel_fd;
 	if (run_execute(&oc, &ro) != 0)
 		log_error("queue item %lld: the console failed: %s", sl->item.id, error_last());
+	pthread_mutex_lock(&s->lock);
+	by = sl->cancelled_by ? xstrdup(sl->cancelled_by) : NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (by)
+		spool_printf(sp, "dataops-agent: this run was cancelled by %s\n", by);
 	display = scheduler_display_name(sl->item.id, oc.version ? oc.version : scheduler_tag(sl));
 	description = slot_description(sl, &oc);
+	if (by) {
+		char *d = xasprintf("%s Cancelled by %s.", description, by);
+
+		free(description);
+		description = d;
+	}
 	sl->je.result = oc.result;
 	sl->je.duration_ms = time_mono_ms() - start;
 	sl->je.display_name = xstrdup(display);
@@ -283,6 +297,7 @@ static void *slot_thread(void *arg)
 out:
 	spool_free(sp);
 	run_outcome_dispose(&oc);
+	free(by);
 	free(display);
 	free(description);
 	free(path);
@@ -305,6 +320,8 @@ static void slot_clear(struct slot *sl)
 	free(sl->item.params);
 	free(sl->env);
 	journal_entry_dispose(&sl->je);
+	free(sl->cancelled_by);
+	sl->cancelled_by = NULL;
 	if (sl->cancel_fd >= 0)
 		close(sl->cancel_fd);
 	memset(&sl->item, 0, sizeof(sl->item));
@@ -528,6 +545,137 @@ static bool scheduler_serves(const struct config *cfg, const char *env)
 	return false;
 }
 
+/* --------------------------------------------------- cancel requests */
+
+/* Remove parameter name from an item's parameters; its value (new string) or NULL. */
+static char *scheduler_take_param(struct jenkins_queue_item *it, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < it->param_count; i++) {
+		if (strncmp(it->params[i], name, n) == 0 && it->params[i][n] == '=') {
+			char *v = xstrdup(it->params[i] + n + 1);
+
+			free(it->params[i]);
+			memmove(&it->params[i], &it->params[i + 1],
+				(it->param_count - i) * sizeof(*it->params));
+			it->param_count--;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* Record what a cancel request did, as a small record of its own in the job's runs. */
+static void scheduler_record_request(struct scheduler *s, const struct jenkins_queue_item *req,
+				     long long target, const char *what)
+{
+	const struct config *cfg = s->o->cfg;
+	char *runs_job = xasprintf("%s-runs", req->full_name);
+	char *path = scheduler_spool_path(cfg, req->full_name, req->id, "cancel");
+	char *runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
+	char *display = xasprintf("#%lld cancel #%lld", req->id, target);
+	char *description = xasprintf("Queue item %lld of %s, triggered by %s: a request to cancel "
+				      "queue item %lld. %s", req->id, req->full_name,
+				      req->user ? req->user : "an unknown user", target, what);
+	struct spool *sp = NULL;
+
+	if (fs_mkdir_p(runs_dir, 0700) == 0 && spool_open(&sp, path) == 0) {
+		spool_printf(sp, "dataops-agent %s on node %s: %s asked to cancel queue item %lld "
+			     "of %s.\n%s\n", DA_VERSION, cfg->jenkins.node,
+			     req->user ? req->user : "an unknown user", target, req->full_name, what);
+		spool_finish(sp);
+		scheduler_record(s->jenkins, s->o->stop, runs_job, req->id, sp, NULL, RUN_NOT_BUILT,
+				 0, display, description);
+	} else {
+		log_error("cancel request %lld: %s", req->id, error_last());
+	}
+	spool_free(sp);
+	free(description);
+	free(display);
+	free(runs_dir);
+	free(path);
+	free(runs_job);
+}
+
+static struct slot *scheduler_slot_of(struct scheduler *s, long long id)
+{
+	for (unsigned i = 0; i < s->slot_count; i++)
+		if (s->slots[i].busy && s->slots[i].item.id == id)
+			return &s->slots[i];
+	return NULL;
+}
+
+/*
+ * A cancel request (a trigger job's build with SCHEDULER_CANCEL_PARAM set):
+ * claimed by the agent that runs its target, or, after a few seconds, by
+ * any agent when no agent runs the target.
+ */
+static void scheduler_cancel_request(struct scheduler *s, struct jenkins_queue_item *req,
+				     const char *value)
+{
+	char *end, *what = NULL, *runs_job = NULL;
+	long long target;
+	struct slot *sl;
+	struct jenkins_record_match m;
+	enum jenkins_item_state st;
+	uint64_t one = 1;
+
+	errno = 0;
+	target = strtoll(value, &end, 10);
+	sl = (errno == 0 && end != value && *end == '\0' && target > 0) ?
+	     scheduler_slot_of(s, target) : NULL;
+	if (sl == NULL && time_wall_ms() - req->in_queue_since < SCHEDULER_CANCEL_WAIT_MS)
+		return;        /* the agent that runs it may not have seen it yet */
+	if (errno != 0 || end == value || *end != '\0' || target <= 0) {
+		if (jenkins_claim(s->jenkins, req->id) == 0)
+			scheduler_record_request(s, req, 0, "Nothing done: " SCHEDULER_CANCEL_PARAM
+						 " must be the queue id of a run (the number after #)");
+		return;
+	}
+	if (sl) {
+		if (jenkins_claim(s->jenkins, req->id) != 0)
+			return;
+		pthread_mutex_lock(&s->lock);
+		free(sl->cancelled_by);
+		sl->cancelled_by = xasprintf("%s (queue item %lld)",
+					     req->user ? req->user : "an unknown user", req->id);
+		pthread_mutex_unlock(&s->lock);
+		if (write(sl->cancel_fd, &one, sizeof(one)) < 0)
+			log_error("cannot cancel queue item %lld: %s", target, strerror(errno));
+		log_info("queue item %lld: cancelled by %s", target, sl->cancelled_by);
+		what = xasprintf("The run on node %s was stopped: its processes got SIGTERM, then "
+				 "SIGKILL after the grace period; its record says ABORTED.",
+				 s->o->cfg->jenkins.node);
+		scheduler_record_request(s, req, target, what);
+		free(what);
+		return;
+	}
+	/* Nobody here runs it: is any agent running it, or has one recorded it? */
+	runs_job = xasprintf("%s-runs", req->full_name);
+	if (jenkins_find_record(s->jenkins, runs_job, target, &m) != 0 || m.running) {
+		free(runs_job);
+		return;        /* the agent that runs it answers */
+	}
+	if (m.found) {
+		what = xasprintf("Nothing to cancel: it already finished (%s, %s #%lld).", m.result,
+				 runs_job, m.number);
+	} else if (jenkins_queue_item_state(s->jenkins, target, &st) == 0 &&
+		   st == JENKINS_ITEM_QUEUED) {
+		/* Taking it out of the queue is cancelling it (the claim's own call). */
+		what = jenkins_claim(s->jenkins, target) == 0 ?
+		       xstrdup("It was still waiting in the queue: removed from the queue, it will not run.") :
+		       NULL;
+	} else {
+		what = xasprintf("Nothing to cancel: no agent runs it and %s has no record of it.",
+				 runs_job);
+	}
+	if (what && jenkins_claim(s->jenkins, req->id) == 0)
+		scheduler_record_request(s, req, target, what);
+	free(what);
+	free(runs_job);
+}
+
 /* One look at the queue: claim what is ours while executors are free. */
 static int scheduler_poll(struct scheduler *s)
 {
@@ -541,14 +689,28 @@ static int scheduler_poll(struct scheduler *s)
 		const struct catalog_operation *op;
 		struct slot *sl = scheduler_free_slot(s);
 		struct journal_entry je;
-		char *env = NULL;
+		char *env = NULL, *cancel;
 
-		if (sl == NULL || *s->o->stop)
+		if (*s->o->stop)
 			break;
 		if (scheduler_has_item(s, it->id))
 			continue;
 		op = catalog_match(s->o->cat, it->full_name, &env);
 		if (op == NULL || !scheduler_serves(s->o->cfg, env)) {
+			free(env);
+			continue;
+		}
+		/* The cancel parameter is the agent's, never the operation's. */
+		cancel = scheduler_take_param(it, SCHEDULER_CANCEL_PARAM);
+		if (cancel && *cancel) {
+			scheduler_cancel_request(s, it, cancel);
+			free(cancel);
+			free(env);
+			continue;
+		}
+		free(cancel);
+		if (sl == NULL) {
+			/* Busy: later items may still be cancel requests. */
 			free(env);
 			continue;
 		}

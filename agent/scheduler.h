@@ -23,6 +23,16 @@
  * the node's offline cause in Jenkins (a person's "Update offline reason"),
  * the agent claims nothing more and lets running runs finish. A second stop
  * request cancels them. Bringing the node back online in Jenkins resumes.
+ *
+ * Cancelling from Jenkins: every trigger job has one more parameter,
+ * SCHEDULER_CANCEL_PARAM. "Build with Parameters" with it set to a queue
+ * id (the number in a run's name, "#42 release-2.8.0") asks to cancel that
+ * run: the agent running it claims the request, stops the run (its process
+ * groups get SIGTERM, then SIGKILL after the grace) and records it ABORTED
+ * with who cancelled it; the request itself is recorded too, saying what
+ * was done. A request for a run nobody runs any more is answered by any
+ * agent after a few seconds: still queued (removed from the queue), or
+ * already finished (nothing to do).
  */
 #ifndef DA_SCHEDULER_H
 #define DA_SCHEDULER_H
@@ -32,6 +42,9 @@
 #include "catalog.h"
 #include "config.h"
 #include "redact.h"
+
+/* The trigger jobs' parameter that turns a build into a cancel request. */
+#define SCHEDULER_CANCEL_PARAM "cancel_queue_id"
 
 struct scheduler_opts {
 	const struct config *cfg;

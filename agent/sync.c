@@ -15,6 +15,7 @@
  *      unreachable Jenkins or a refused token stops everything.
  */
 #include "sync.h"
+#include "scheduler.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -152,6 +153,15 @@ static char *sync_trigger_description(const struct sync_job_spec *spec)
 	return buf_detach(&b);
 }
 
+/* The cancel request parameter of every trigger job (scheduler.h). */
+static const struct catalog_param sync_cancel_param = {
+	.name = SCHEDULER_CANCEL_PARAM,
+	.default_value = "",
+	.description = "To cancel a run of this job instead of starting one: its queue id, the "
+		       "number after # in the run's name in the runs job. Leave it empty to run "
+		       "the job.",
+};
+
 /* One parameter definition; secret parameters are not Jenkins parameters. */
 static void sync_put_param(struct buf *b, const struct catalog_param *p)
 {
@@ -191,8 +201,10 @@ char *sync_trigger_xml(const struct sync_job_spec *spec)
 	char *label = sync_label_expr(spec->label);
 	size_t nparams = 0;
 
+	/* Plus the cancel request parameter every trigger job has (scheduler.h). */
 	for (size_t i = 0; i < op->param_count; i++)
 		nparams += !op->params[i].secret;
+	nparams++;
 	put(&b, SYNC_XML_DECL "<project>\n  <actions/>\n");
 	put_el(&b, "  ", "description", desc);
 	if (sync_display_name(op))
@@ -206,6 +218,7 @@ char *sync_trigger_xml(const struct sync_job_spec *spec)
 		for (size_t i = 0; i < op->param_count; i++)
 			if (!op->params[i].secret)
 				sync_put_param(&b, &op->params[i]);
+		sync_put_param(&b, &sync_cancel_param);
 		put(&b, "      </parameterDefinitions>\n    </hudson.model.ParametersDefinitionProperty>\n"
 		    "  </properties>\n");
 	}

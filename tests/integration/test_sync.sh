@@ -116,7 +116,10 @@ for env in ["dev", "staging"]:
     want = [("hudson.model.StringParameterDefinition", "github_release_tag", "release-2.8.0",
              "Tag to check out", []),
             ("hudson.model.ChoiceParameterDefinition", "topic_action", None,
-             "What to do with the topics", ["update", "create", "delete"])]
+             "What to do with the topics", ["update", "create", "delete"]),
+            ("hudson.model.StringParameterDefinition", "cancel_queue_id", "",
+             "To cancel a run of this job instead of starting one: its queue id, the number "
+             "after # in the run's name in the runs job. Leave it empty to run the job.", [])]
     check(got == want, "parameters of %s: %r" % (name, got))
 r = ET.fromstring(jobs["Deploy/dev/DataPipeline/KafkaSetup-runs"]["config"])
 check('<a href="../KafkaSetup/">' in r.findtext("description"), "the runs job links its trigger")
@@ -149,12 +152,12 @@ info = j.get_job_info("Deploy/dev/DataPipeline/KafkaSetup")
 assert info["concurrentBuild"] is True, info
 defs = {p["name"]: p["defaultParameterValue"]["value"]
         for p in info["property"][0]["parameterDefinitions"]}
-assert defs == {"github_release_tag": "release-2.8.0", "topic_action": "update"}, defs
+assert defs == {"github_release_tag": "release-2.8.0", "topic_action": "update", "cancel_queue_id": ""}, defs
 q = j.get_queue_info()
 mine = [i for i in q if i["task"]["name"] == "KafkaSetup"]
 assert len(mine) == 1, q
 params = {p["name"]: p["value"] for a in mine[0]["actions"] for p in a.get("parameters", [])}
-assert params == {"github_release_tag": "release-2.9.0", "topic_action": "update"}, params
+assert params == {"github_release_tag": "release-2.9.0", "topic_action": "update", "cancel_queue_id": ""}, params
 node = j.get_node_info("test-agent")
 assert node["numExecutors"] == 3, node
 assert j.get_job_info("Deploy/dev/DataPipeline/KafkaSetup-runs")["_class"] == "hudson.model.ExternalJob"

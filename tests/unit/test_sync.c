@@ -122,7 +122,9 @@ static void test_sync__no_display_name_when_it_is_the_name(void **state)
 	r = sync_runs_xml(&s);
 	assert_null(strstr(x, "<displayName>"));
 	assert_null(strstr(r, "<displayName>"));
-	assert_null(strstr(x, "ParametersDefinitionProperty"));
+	/* Without parameters of its own, a trigger job still takes cancel requests. */
+	assert_non_null(strstr(x, "<name>cancel_queue_id</name>"));
+	assert_null(strstr(x, "github_release_tag"));
 	free(x);
 	free(r);
 }
@@ -166,6 +168,11 @@ static const char jenkins_trigger[] =
 	"<description>What to do</description><choices>"
 	"<string>update</string><string>create</string><string>delete</string>"
 	"</choices></hudson.model.ChoiceParameterDefinition>"
+	"<hudson.model.StringParameterDefinition><name>cancel_queue_id</name>"
+	"<description>To cancel a run of this job instead of starting one: its queue id, the "
+	"number after # in the run&apos;s name in the runs job. Leave it empty to run the job."
+	"</description><defaultValue></defaultValue>"
+	"<trim>true</trim></hudson.model.StringParameterDefinition>"
 	"</parameterDefinitions></hudson.model.ParametersDefinitionProperty>"
 	"</properties>"
 	"<scm class=\"hudson.scm.NullSCM\"/>"
