@@ -775,7 +775,10 @@ static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
 {
 	char dir[] = "/tmp/da-proc-reg-XXXXXX";
 	char *file, *cmd;
-	const char *argv[] = { "/bin/sh", "-c", "ls \"$REG\" > \"$REG.seen\"", NULL };
+	/* The parent registers the group right after fork: the child waits to see it. */
+	const char *argv[] = { "/bin/sh", "-c",
+			       "for i in 1 2 3 4 5 6 7 8 9 10; do [ -n \"$(ls \"$REG\")\" ] && break; "
+			       "sleep 0.1; done; ls \"$REG\" > \"$REG.seen\"", NULL };
 	char *env_reg;
 	const char *envp[2];
 	struct proc_result r;
