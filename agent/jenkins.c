@@ -937,6 +937,7 @@ int jenkins_open_config(struct jenkins **out, const struct config *cfg, char *co
 	o.url = cfg->jenkins.url;
 	o.user = cfg->jenkins.user;
 	o.token = token;
+	o.ca_file = cfg->jenkins.ca_file;
 	rc = jenkins_new(&j, &o);
 	memset(token, 0, strlen(token));
 	free(token);

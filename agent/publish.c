@@ -46,6 +46,7 @@ struct publish {
 	enum run_result result;
 	unsigned long duration_ms;
 	char *display_name, *description;
+	char *epilogue;
 	int rc;
 	char error[512];
 };
@@ -127,6 +128,10 @@ static int publish_close(struct publish *p)
 
 		rc = record_log(p->writer, &p->out, missing, sizeof(missing) - 1);
 	}
+	pthread_mutex_lock(&p->lock);
+	if (rc == 0 && p->epilogue)
+		rc = record_log(p->writer, &p->out, p->epilogue, strlen(p->epilogue));
+	pthread_mutex_unlock(&p->lock);
 	if (rc == 0)
 		rc = record_close(p->writer, &p->out, publish_record_result(result), duration,
 				  display, description);
@@ -305,6 +310,14 @@ void publish_finish(struct publish *p, enum run_result result, unsigned long dur
 	pthread_mutex_unlock(&p->lock);
 }
 
+void publish_set_epilogue(struct publish *p, const char *text)
+{
+	pthread_mutex_lock(&p->lock);
+	free(p->epilogue);
+	p->epilogue = text ? xstrdup(text) : NULL;
+	pthread_mutex_unlock(&p->lock);
+}
+
 void publish_abort(struct publish *p)
 {
 	pthread_mutex_lock(&p->lock);
@@ -339,6 +352,7 @@ int publish_wait(struct publish *p, uint64_t *log_bytes)
 	jenkins_free(p->jenkins);
 	free(p->display_name);
 	free(p->description);
+	free(p->epilogue);
 	free(p->note);
 	free(p->path);
 	free(p);

@@ -61,6 +61,13 @@ void publish_finish(struct publish *p, enum run_result result, unsigned long dur
 		    const char *display_name, const char *description);
 
 /*
+ * Text to log after the spool's last byte (before the record's end), when
+ * the spool itself cannot take it: "the disk is full". Call it before
+ * spool_finish. Copied.
+ */
+void publish_set_epilogue(struct publish *p, const char *text);
+
+/*
  * Wait for the publisher to end and free it. 0 when the whole record was
  * sent and Jenkins answered 200; otherwise the error of the stream (the
  * record in Jenkins is then partial or missing; the spool is whole).

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +65,7 @@ struct scheduler {
 	unsigned slot_count;
 	char *status_posted;       /* the node message we last set */
 	bool drained_by_user;
+	bool no_room;              /* state_dir below min_free_mb: no claims */
 	bool cancelled;            /* the runs were told to stop */
 	unsigned poll_failures;
 };
@@ -249,8 +251,19 @@ static void *slot_thread(void *arg)
 	ro.agent_envp = s->o->envp;
 	ro.console = sp;
 	ro.cancel_fd = sl->cancel_fd;
-	if (run_execute(&oc, &ro) != 0)
+	/* A child's output that could not be written fails the run as surely as the console. */
+	if (run_execute(&oc, &ro) != 0 || spool_check(sp) != 0) {
+		/* The spool cannot take more (a full disk): say it where it can still be said. */
+		char *why = xasprintf("\ndataops-agent: the run's log could not be written on node "
+				      "%s (%s); the run is marked FAILURE.\n", cfg->jenkins.node,
+				      error_last());
+
 		log_error("queue item %lld: the console failed: %s", sl->item.id, error_last());
+		oc.result = RUN_FAILURE;
+		if (pub)
+			publish_set_epilogue(pub, why);
+		free(why);
+	}
 	pthread_mutex_lock(&s->lock);
 	by = sl->cancelled_by ? xstrdup(sl->cancelled_by) : NULL;
 	pthread_mutex_unlock(&s->lock);
@@ -446,7 +459,8 @@ static char *scheduler_status(struct scheduler *s, bool draining)
 	for (unsigned i = 0; i < s->slot_count; i++)
 		n += s->slots[i].busy;
 	if (n == 0) {
-		buf_puts(&b, draining ? "draining: no runs left" : "idle");
+		buf_puts(&b, draining ? "draining: no runs left" :
+			     s->no_room ? "idle: waiting for disk space in state_dir" : "idle");
 		return buf_detach(&b);
 	}
 	buf_puts(&b, draining ? "draining: " : "");
@@ -676,6 +690,27 @@ static void scheduler_cancel_request(struct scheduler *s, struct jenkins_queue_i
 	free(runs_job);
 }
 
+/* Room for a run's spool and workspace? Logs the change between yes and no. */
+static bool scheduler_has_room(struct scheduler *s)
+{
+	const struct config *cfg = s->o->cfg;
+	struct statvfs v;
+	unsigned long long free_mb;
+	bool room;
+
+	if (statvfs(cfg->agent.state_dir, &v) != 0)
+		return true;    /* cannot tell: the spool's own errors will say */
+	free_mb = (unsigned long long)v.f_bavail * v.f_frsize / (1024 * 1024);
+	room = free_mb >= cfg->agent.min_free_mb;
+	if (!room && !s->no_room)
+		log_warn("only %llu MiB free in %s (min_free_mb %u): claiming nothing until there "
+			 "is room", free_mb, cfg->agent.state_dir, cfg->agent.min_free_mb);
+	else if (room && s->no_room)
+		log_info("%llu MiB free in %s again: claiming", free_mb, cfg->agent.state_dir);
+	s->no_room = !room;
+	return room;
+}
+
 /* One look at the queue: claim what is ours while executors are free. */
 static int scheduler_poll(struct scheduler *s)
 {
@@ -709,8 +744,8 @@ static int scheduler_poll(struct scheduler *s)
 			continue;
 		}
 		free(cancel);
-		if (sl == NULL) {
-			/* Busy: later items may still be cancel requests. */
+		if (sl == NULL || !scheduler_has_room(s)) {
+			/* Busy or no room: later items may still be cancel requests. */
 			free(env);
 			continue;
 		}
@@ -953,7 +988,7 @@ int scheduler_run(const struct scheduler_opts *o)
 {
 	const struct config *cfg = o->cfg;
 	struct scheduler s = { .o = o };
-	uint64_t next_poll = 0, next_reconcile;
+	uint64_t next_poll = 0, next_reconcile, stop_at = 0;
 	unsigned running = 0;
 	char *procs;
 	int killed;
@@ -1013,9 +1048,15 @@ int scheduler_run(const struct scheduler_opts *o)
 			scheduler_cancel_runs(&s);
 		}
 		if (stopping && !announced_drain) {
-			log_info("stopping: claiming nothing more; waiting for %u runs (stop again "
-				 "to cancel them)", running);
+			log_info("stopping: claiming nothing more; waiting up to %u s for %u runs "
+				 "(stop again to cancel them)", cfg->agent.stop_grace_ms / 1000, running);
 			announced_drain = true;
+			stop_at = time_mono_ms();
+		}
+		if (stopping && !s.cancelled && time_mono_ms() - stop_at >= cfg->agent.stop_grace_ms) {
+			log_warn("stop_grace of %u s is over: cancelling %u runs",
+				 cfg->agent.stop_grace_ms / 1000, running);
+			scheduler_cancel_runs(&s);
 		}
 		now = time_mono_ms();
 		if (now >= next_reconcile) {

@@ -51,6 +51,7 @@ enum config_kind {
 	CONFIG_URL,       /* http(s)://..., trailing slashes dropped */
 	CONFIG_EXECUTORS, /* 1..64 */
 	CONFIG_INTERVAL,  /* 100ms..1h */
+	CONFIG_MEBIBYTES, /* 0..1048576, in MiB */
 	CONFIG_ENVS,      /* list of path segments */
 	CONFIG_LOG_LEVEL, /* error, warn, info, debug */
 };
@@ -70,11 +71,14 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY("jenkins", "token_file", CONFIG_FILE, jenkins.token_file),
 	CONFIG_KEY("jenkins", "node", CONFIG_STRING, jenkins.node),
 	CONFIG_KEY("jenkins", "labels", CONFIG_STRING, jenkins.labels),
+	CONFIG_KEY("jenkins", "ca_file", CONFIG_OPTIONAL, jenkins.ca_file),
 	CONFIG_KEY("agent", "catalog", CONFIG_PATH, agent.catalog),
 	CONFIG_KEY("agent", "state_dir", CONFIG_PATH, agent.state_dir),
 	CONFIG_KEY("agent", "executors", CONFIG_EXECUTORS, agent.executors),
 	CONFIG_KEY("agent", "poll_interval", CONFIG_INTERVAL, agent.poll_interval_ms),
 	CONFIG_KEY("agent", "envs", CONFIG_ENVS, agent.envs),
+	CONFIG_KEY("agent", "stop_grace", CONFIG_INTERVAL, agent.stop_grace_ms),
+	CONFIG_KEY("agent", "min_free_mb", CONFIG_MEBIBYTES, agent.min_free_mb),
 	CONFIG_KEY("agent", "log_level", CONFIG_LOG_LEVEL, agent.log_level),
 	CONFIG_KEY("git", "cache_dir", CONFIG_PATH, git.cache_dir),
 	CONFIG_KEY("dddp", "url", CONFIG_URL, dddp.url),
@@ -291,6 +295,20 @@ static int config_parse_interval(unsigned *out, const struct config_key *k, cons
 	return 0;
 }
 
+static int config_parse_mebibytes(unsigned *out, const struct config_key *k, const char *value)
+{
+	size_t digits = strspn(value, "0123456789");
+	unsigned long long n;
+
+	if (value[digits] != '\0' || !config_parse_digits(value, digits, &n) || n > 1048576) {
+		error_set("[%s] %s: '%s' is not a number of MiB between 0 and 1048576", k->section,
+			  k->key, value);
+		return DA_EINVALID;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 static void config_free_list(char **list)
 {
 	if (!list)
@@ -420,6 +438,8 @@ static int config_apply_key(struct config *cfg, const struct config_key *k, cons
 		return config_parse_executors(config_uint_field(cfg, k), k, value);
 	case CONFIG_INTERVAL:
 		return config_parse_interval(config_uint_field(cfg, k), k, value);
+	case CONFIG_MEBIBYTES:
+		return config_parse_mebibytes(config_uint_field(cfg, k), k, value);
 	case CONFIG_ENVS:
 		return config_parse_envs(cfg, k, value);
 	}
@@ -501,6 +521,8 @@ static void config_defaults(struct config *cfg)
 	cfg->agent.state_dir = xstrdup("/var/lib/dataops-agent");
 	cfg->agent.executors = 2;
 	cfg->agent.poll_interval_ms = 2000;
+	cfg->agent.stop_grace_ms = 10 * 60 * 1000;
+	cfg->agent.min_free_mb = 64;
 	cfg->agent.envs = xcalloc(2, sizeof(*cfg->agent.envs));
 	cfg->agent.envs[0] = xstrdup("dev");
 	cfg->agent.env_count = 1;
@@ -937,6 +959,7 @@ void config_dispose(struct config *cfg)
 	free(cfg->jenkins.user);
 	free(cfg->jenkins.token_file);
 	free(cfg->jenkins.node);
+	free(cfg->jenkins.ca_file);
 	free(cfg->jenkins.labels);
 	free(cfg->agent.catalog);
 	free(cfg->agent.state_dir);

@@ -25,8 +25,9 @@
  * (for [secrets] <name>_file). Every *_file path must be absolute, so a
  * secret pasted where its path belongs is refused without being echoed.
  *
- *   [jenkins] url, user, token_file, node, labels
- *   [agent]   catalog, state_dir, executors, poll_interval, envs, log_level
+ *   [jenkins] url, user, token_file, node, labels, ca_file
+ *   [agent]   catalog, state_dir, executors, poll_interval, envs, log_level,
+ *             stop_grace, min_free_mb
  *   [git]     cache_dir
  *   [dddp]    url, user, password_file
  *   [secrets] <name>_file = /path   (secrets the catalog's steps ask for)
@@ -52,6 +53,7 @@ struct config {
 		char *token_file;
 		char *node;       /* node name; default: the host name */
 		char *labels;     /* space-separated; default "dataops-agent" */
+		char *ca_file;    /* CA bundle for https; NULL: the system store (never unverified) */
 	} jenkins;
 	struct {
 		char *catalog;    /* directory of operation files */
@@ -61,6 +63,8 @@ struct config {
 		char **envs;      /* envs served, from "dev, staging"; NULL-terminated */
 		size_t env_count;
 		char *log_level;  /* error, warn, info, debug; default info */
+		unsigned stop_grace_ms; /* runs left this long after SIGTERM, then cancelled; default 10m */
+		unsigned min_free_mb;   /* no claims while state_dir has less free; default 64 */
 	} agent;
 	struct {
 		char *cache_dir;  /* default <state_dir>/git */

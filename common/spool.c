@@ -89,6 +89,19 @@ int spool_open_finished(struct spool **out, const char *path)
 	return 0;
 }
 
+int spool_check(struct spool *s)
+{
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	err = s->write_errno;
+	pthread_mutex_unlock(&s->lock);
+	if (err == 0)
+		return 0;
+	error_set("cannot write spool file %s: %s", s->path, strerror(err));
+	return DA_ERROR;
+}
+
 /* Append to the file (lock held). On failure the errno sticks. */
 static int spool_append(struct spool *s, const char *p, size_t len)
 {

@@ -52,6 +52,12 @@ int spool_write(struct spool *s, const void *data, size_t len);
 /* Append a printf-formatted string. */
 int spool_printf(struct spool *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
+ * Has a write failed (disk full)? 0, or DA_ERROR with the path and the
+ * reason: a writer that cannot check every write (a child's output) asks
+ * here before it calls the log complete.
+ */
+int spool_check(struct spool *s);
+/*
  * No more writes: what the redactor held back is written, and readers get
  * 0 once they have read everything. Returns DA_ERROR when that last write
  * fails (or an earlier one did); the spool is finished either way.

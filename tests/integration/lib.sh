@@ -6,6 +6,7 @@ set -euo pipefail
 : "${DA_BIN:?DA_BIN must name the dataops-agent binary}"
 T=$(mktemp -d /tmp/da-it-XXXXXX)
 trap '[ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
+[ -z "${KEEP_T:-}" ] || echo "keeping $T" >&2
 export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.com
 export GIT_COMMITTER_NAME=Tester GIT_COMMITTER_EMAIL=tester@example.com
 export GIT_CONFIG_NOSYSTEM=1 HOME="$T/home"
