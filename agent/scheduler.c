@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "publish.h"
 #include "run.h"
+#include "sdnotify.h"
 #include "spool.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -519,6 +520,7 @@ static int scheduler_node_tick(struct scheduler *s, bool stopping)
 	if (s->status_posted == NULL || strcmp(s->status_posted, msg) != 0 ||
 	    !node.temporarily_offline) {
 		rc = jenkins_node_set_message(s->jenkins, cfg->jenkins.node, msg);
+		sdnotify("STATUS=%s", msg);
 		if (rc == 0) {
 			free(s->status_posted);
 			s->status_posted = msg;
@@ -1035,23 +1037,25 @@ int scheduler_run(const struct scheduler_opts *o)
 		 o->cat->op_count, cfg->jenkins.node, s.slot_count, cfg->agent.poll_interval_ms);
 	scheduler_reconcile(&s, true);
 	next_reconcile = time_mono_ms() + SCHEDULER_RECONCILE_EVERY_MS;
+	sdnotify("READY=1\nSTATUS=serving as node %s", cfg->jenkins.node);
 
 	for (;;) {
 		bool stopping = *o->stop >= 1;
 		uint64_t now;
 
 		running = scheduler_reap(&s);
-		if (stopping && running == 0)
-			break;
-		if (*o->stop >= 2 && !s.cancelled) {
-			log_warn("second stop request: cancelling %u runs", running);
-			scheduler_cancel_runs(&s);
-		}
 		if (stopping && !announced_drain) {
 			log_info("stopping: claiming nothing more; waiting up to %u s for %u runs "
 				 "(stop again to cancel them)", cfg->agent.stop_grace_ms / 1000, running);
 			announced_drain = true;
 			stop_at = time_mono_ms();
+			sdnotify("STOPPING=1\nSTATUS=draining: %u runs left", running);
+		}
+		if (stopping && running == 0)
+			break;
+		if (*o->stop >= 2 && !s.cancelled) {
+			log_warn("second stop request: cancelling %u runs", running);
+			scheduler_cancel_runs(&s);
 		}
 		if (stopping && !s.cancelled && time_mono_ms() - stop_at >= cfg->agent.stop_grace_ms) {
 			log_warn("stop_grace of %u s is over: cancelling %u runs",

@@ -37,7 +37,19 @@ sed -i "s|^url = PLACEHOLDER|url = $JURL|" "$T/agent.conf"
 printf '[agent]\npoll_interval = 200ms\nexecutors = 2\n' >> "$T/agent.conf"
 create_job_tree Provision/dev/DataPipeline/Kafka Provision/prod/DataPipeline/Kafka Build/Other
 
+# systemd's notify socket, as a datagram listener that writes what it hears.
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as f:
+    while True:
+        f.write(s.recv(4096).decode() + "\n---\n"); f.flush()
+' "$T/notify.sock" "$T/notify.log" &
+JD_PIDS+=($!)
+for _ in $(seq 1 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+export NOTIFY_SOCKET=$T/notify.sock
 start_agent
+unset NOTIFY_SOCKET
 wait_for 10 "s['nodes'].get('test-agent',{}).get('offlineCause') is not None" ||
   { cat "$T/agent.log"; fail "the node was not registered with a status"; }
 assert_eq "True" "$(jpy "s['nodes']['test-agent']['labels'] == 'dataops-agent' and s['nodes']['test-agent']['mode'] == 'EXCLUSIVE'")" "node labels and mode"
@@ -94,4 +106,7 @@ pass "a missing tag is an error in the console (record opened before resolution)
 stop_agent
 assert_eq 0 "$agent_rc" "exit code after SIGTERM"
 assert_eq "stopped" "$(jpy "s['nodes']['test-agent']['offlineCause'][1]")" "node message after stop"
-pass "SIGTERM stops the agent cleanly"
+assert_contains "$T/notify.log" "READY=1"
+assert_contains "$T/notify.log" "STATUS=running Provision/dev/DataPipeline/Kafka for queue $q"
+assert_contains "$T/notify.log" "STOPPING=1"
+pass "SIGTERM stops the agent cleanly; systemd hears READY, STATUS and STOPPING"
