@@ -56,3 +56,11 @@ awk -v p="$p" -v s="$s" 'BEGIN { printf "6 parallel branches of 1 s: %d ms, one 
 # 4. Data refresh (issue 4): six pods of one 1 s engine job each against one
 #    pod, through the Delphix engine double (bench/bench_data_refresh.sh).
 bench/bench_data_refresh.sh "$B" 3
+
+# ---- Jenkins: claim latency and log throughput (bench/README.md, "Jenkins") ----
+# 5. Claim latency and live-log latency of the real agent against the Jenkins
+#    double, polling every 2 s and every 200 ms, against a minimal poller.
+/usr/bin/python3 bench/bench_claim.py "$bin"
+# 6. Log throughput through the agent's path into a byte-counting sink, against
+#    the same child alone; a slow sink; the Jenkins double's own decode rate.
+bench/bench_log.sh "$B"
