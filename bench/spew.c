@@ -11,6 +11,7 @@
  * long whatever reads its stdout kept it waiting. TIMEFILE gets
  * "BYTES NANOSECONDS" (stderr would go into the same pipe as stdout).
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
