@@ -249,7 +249,7 @@ static void add_form(struct redactor *r, const unsigned char *s, size_t n)
 	r->form_lens[r->nforms++] = n;
 
 	while (i < n) {
-		uint32_t cp, bytes[4];
+		uint32_t cp = 0, bytes[4]; /* set when valid; gcc -O2 cannot see it */
 		size_t len = utf8_decode(s + i, n - i, &cp);
 		bool valid = len > 0;
 
