@@ -3,7 +3,7 @@
 # Safe to run again: apt-get does nothing for what is already there.
 set -euo pipefail
 pkgs=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates curl   # curl: the tests talk to the doubles with it
   libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev libgit2-dev libcmocka-dev
   libxml2-utils     # xmllint, for checking the catalog by hand and in tests
   python3           # /usr/bin/python3 runs the test doubles
