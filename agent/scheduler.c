@@ -151,17 +151,19 @@ static char *slot_description(const struct slot *sl, const struct run_outcome *o
 /*
  * Record a whole run from a finished spool in one record: after the live
  * stream broke, and for runs a crashed agent left behind. note opens the
- * log and says what happened. Tries again with backoff until Jenkins takes
- * it or the agent is told to stop at once. 0 when recorded.
+ * log and says what happened. Up to tries attempts with backoff, one when
+ * the agent is stopping. 0 when recorded.
  */
 static int scheduler_record(const struct jenkins *jenkins, volatile sig_atomic_t *stop,
-			    const char *runs_job, long long queue_id, struct spool *sp,
-			    const char *note, enum run_result result, unsigned long duration_ms,
-			    const char *display, const char *description)
+			    unsigned tries, const char *runs_job, long long queue_id,
+			    struct spool *sp, const char *note, enum run_result result,
+			    unsigned long duration_ms, const char *display,
+			    const char *description)
 {
 	int rc = DA_ERROR;
 
-	for (unsigned attempt = 0; attempt < SCHEDULER_RERECORD_TRIES && *stop < 2; attempt++) {
+	/* Once stopping, one attempt: the journal keeps the rest for the next start. */
+	for (unsigned attempt = 0; attempt < tries && (attempt == 0 || *stop == 0); attempt++) {
 		struct publish_opts po = { jenkins, runs_job, sp, note, 0, 0 };
 		struct publish *pub;
 
@@ -300,7 +302,8 @@ static void *slot_thread(void *arg)
 
 		log_warn("queue item %lld (%s): %s, but its live record broke: %s", sl->item.id,
 			 sl->item.full_name, run_result_name(oc.result), why);
-		rc = scheduler_record(sl->jenkins, s->o->stop, runs_job, sl->item.id, sp, note,
+		rc = scheduler_record(sl->jenkins, s->o->stop, SCHEDULER_RERECORD_TRIES, runs_job,
+				      sl->item.id, sp, note,
 				      oc.result, sl->je.duration_ms, display, description);
 		free(note);
 		free(why);
@@ -601,8 +604,8 @@ static void scheduler_record_request(struct scheduler *s, const struct jenkins_q
 			     "of %s.\n%s\n", DA_VERSION, cfg->jenkins.node,
 			     req->user ? req->user : "an unknown user", target, req->full_name, what);
 		spool_finish(sp);
-		scheduler_record(s->jenkins, s->o->stop, runs_job, req->id, sp, NULL, RUN_NOT_BUILT,
-				 0, display, description);
+		scheduler_record(s->jenkins, s->o->stop, 3, runs_job, req->id, sp, NULL,
+				 RUN_NOT_BUILT, 0, display, description);
 	} else {
 		log_error("cancel request %lld: %s", req->id, error_last());
 	}
@@ -877,10 +880,10 @@ static int scheduler_recover_run(struct scheduler *s, const struct journal_entry
 	}
 	if (e->state == JOURNAL_FINISHED) {
 		note = xasprintf("dataops-agent: this run of queue item %lld (claimed %s) finished, "
-				 "but the agent stopped before Jenkins had its record; recorded at "
-				 "the agent's restart from its spool %s.\n", e->queue_id, stamp,
-				 e->spool ? e->spool : "(lost)");
-		rc = scheduler_record(s->jenkins, s->o->stop, runs_job, e->queue_id, sp, note,
+				 "but its record did not reach Jenkins then (Jenkins unreachable, or "
+				 "the agent stopped); recorded later from its spool %s.\n",
+				 e->queue_id, stamp, e->spool ? e->spool : "(lost)");
+		rc = scheduler_record(s->jenkins, s->o->stop, 1, runs_job, e->queue_id, sp, note,
 				      e->result, e->duration_ms, e->display_name, e->description);
 	} else {
 		note = xasprintf("dataops-agent: the agent stopped (crash or SIGKILL) during this "
@@ -894,7 +897,7 @@ static int scheduler_recover_run(struct scheduler *s, const struct journal_entry
 					"restart.", e->queue_id, e->job,
 					e->user ? e->user : "an unknown user",
 					s->o->cfg->jenkins.node);
-		rc = scheduler_record(s->jenkins, s->o->stop, runs_job, e->queue_id, sp, note,
+		rc = scheduler_record(s->jenkins, s->o->stop, 1, runs_job, e->queue_id, sp, note,
 				      RUN_FAILURE, 0, display, description);
 	}
 out:
@@ -907,8 +910,10 @@ out:
 }
 
 /*
- * Finish what the journal holds: at start, every entry (startup); later,
- * only claims whose answer was lost and that are not running here.
+ * Finish what the journal holds that no run of ours is busy with: at start
+ * what a crashed agent left (startup), later what could not be finished
+ * then, claims whose answer was lost and runs whose record never reached
+ * Jenkins. One attempt each per pass; the next pass tries again.
  */
 static void scheduler_reconcile(struct scheduler *s, bool startup)
 {
@@ -923,9 +928,8 @@ static void scheduler_reconcile(struct scheduler *s, bool startup)
 		struct journal_entry *e = &v[i];
 		int rc;
 
+		/* Later passes take what is left: lost claims, runs whose record failed. */
 		if (scheduler_has_item(s, e->queue_id))
-			continue;
-		if (!startup && e->state != JOURNAL_CLAIMING)
 			continue;
 		if (startup)
 			log_info("journal: queue item %lld of %s was %s when the agent stopped",
