@@ -2,10 +2,11 @@
 # Builds the fuzz targets of tests/fuzz/ with clang, libFuzzer, ASan and
 # UBSan in build-fuzz/, then runs each for a bounded time.
 #
-#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [--merge] [TARGET...]
+#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [-n] [--merge] [TARGET...]
 #
 #   -t SECONDS  time per target (default 60)
 #   -j JOBS     parallel fuzzing processes per target (default 1)
+#   -n          no build: run the targets already in build-fuzz/
 #   --merge     afterwards, add the inputs found that reach new code to
 #               tests/fuzz/corpus/<target>/ (libFuzzer -merge=1 keeps only
 #               those, the smallest first); review and commit them
@@ -25,13 +26,15 @@ cd "$(dirname "$0")/.."
 secs=60
 jobs=1
 merge=0
+build=1
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -t) secs="$2"; shift 2 ;;
     -j) jobs="$2"; shift 2 ;;
+    -n) build=0; shift ;;
     --merge) merge=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -39,25 +42,27 @@ done
 [ ${#targets[@]} -gt 0 ] || targets=(catalog config record record_parse redact)
 case "$secs" in ''|*[!0-9]*) echo "fuzz.sh: -t wants whole seconds" >&2; exit 64 ;; esac
 
-# clang with libFuzzer's runtime; Debian ships it with the clang package.
-probe='int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }'
-if ! command -v clang >/dev/null || \
-   ! echo "$probe" | clang -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then
-  echo "== installing clang (libFuzzer) =="
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -q
-  $sudo apt-get install -y -q clang
-fi
+if [ "$build" -eq 1 ]; then
+  # clang with libFuzzer's runtime; Debian ships it with the clang package.
+  probe='int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }'
+  if ! command -v clang >/dev/null || \
+     ! echo "$probe" | clang -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then
+    echo "== installing clang (libFuzzer) =="
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q clang
+  fi
 
-echo "== build (clang, libFuzzer + ASan + UBSan) in build-fuzz =="
-# Every library is built with fuzzer-no-link for coverage; only the targets
-# link libFuzzer's main. Warnings stay warnings: clang's set differs from gcc's,
-# which CI holds to -Werror.
-cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DDA_FUZZ=ON -DDA_WERROR=OFF -DDA_SANITIZE=address,undefined \
-      -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+  echo "== build (clang, libFuzzer + ASan + UBSan) in build-fuzz =="
+  # Every library is built with fuzzer-no-link for coverage; only the targets
+  # link libFuzzer's main. Warnings stay warnings: clang's set differs from
+  # gcc's, which CI holds to -Werror.
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DDA_FUZZ=ON -DDA_WERROR=OFF -DDA_SANITIZE=address,undefined \
+        -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
+  cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+fi
 
 failed=()
 for t in "${targets[@]}"; do

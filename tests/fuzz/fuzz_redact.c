@@ -1,10 +1,10 @@
 /*
  * fuzz_redact.c - the redactor (common/redact.c): no secret form gets out.
  *
- * From the input: up to three secret values, then a text built of random
- * filler and forms of those values (raw, URL-encoded in either case,
- * JSON-escaped, base64 whole or inside a longer base64 run at any
- * alignment), then the points where the text is cut into writes. Checked:
+ * From the input: up to three secret values, the points where the text
+ * will be cut into writes, then the text itself, built of random filler
+ * and forms of those values (raw, URL-encoded in either case, JSON-escaped,
+ * base64 whole or inside a longer base64 run at any alignment). Checked:
  * - no form of any value is left in the output, whichever way it got in
  *   (planted or made by the filler); '*' is kept out of values and filler
  *   so that a mask next to text can never spell a value by itself;
@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
 	struct value values[VALUES_MAX];
-	size_t nvalues = 1 + fuzz_u8(&in) % VALUES_MAX, cuts[CUTS_MAX], ncuts;
+	size_t nvalues = 1 + fuzz_u8(&in) % VALUES_MAX, cuts[CUTS_MAX], raw_cuts[CUTS_MAX], ncuts;
 	struct buf text, whole, split, forms[9];
 	struct redactor *r;
 	const size_t mask_len = strlen(REDACT_MASK);
@@ -183,9 +183,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(redact_add(r, values[i].v, values[i].len) == 0);
 	}
 
-	/* The text: filler and planted forms. */
+	/* Where the text will be cut into writes: drawn before the text, so that every input has them. */
+	ncuts = fuzz_u8(&in) % (CUTS_MAX + 1);
+	for (size_t i = 0; i < ncuts; i++) {
+		size_t hi = fuzz_u8(&in), lo = fuzz_u8(&in);
+
+		raw_cuts[i] = hi << 8 | lo;
+	}
+
+	/* The text: filler and planted forms, to the end of the input. */
 	buf_init(&text, 1 << 20);
-	for (int piece = 0; piece < 32 && in.n > 2; piece++) {
+	for (int piece = 0; piece < 32 && in.n > 0; piece++) {
 		uint8_t op = fuzz_u8(&in);
 		const struct value *v = nvalues ? &values[fuzz_u8(&in) % nvalues] : NULL;
 		const uint8_t *p;
@@ -216,10 +224,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		}
 	}
-	ncuts = fuzz_u8(&in) % (CUTS_MAX + 1);
+	/* The cuts, as drawn above, made positions of this text and sorted. */
 	for (size_t i = 0; i < ncuts; i++) {
-		size_t hi = fuzz_u8(&in), lo = fuzz_u8(&in);
-		size_t c = text.len ? (hi << 8 | lo) % (text.len + 1) : 0;
+		size_t c = text.len ? raw_cuts[i] % (text.len + 1) : 0;
 		size_t k = i;
 
 		while (k > 0 && cuts[k - 1] > c) {
