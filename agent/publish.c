@@ -42,6 +42,7 @@ struct publish {
 
 	/* Shared with the caller, under lock. */
 	pthread_mutex_t lock;
+	pthread_cond_t tail_came;    /* publish_finish or publish_abort was called */
 	bool tail_set, ended, aborted;
 	enum run_result result;
 	unsigned long duration_ms;
@@ -115,6 +116,13 @@ static int publish_close(struct publish *p)
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&p->lock);
+	/*
+	 * A spool that was finished before the publisher started (a run
+	 * recorded again) reaches its end at once: wait for the caller's
+	 * publish_finish, which comes right after publish_start.
+	 */
+	while (!p->tail_set && !p->aborted)
+		pthread_cond_wait(&p->tail_came, &p->lock);
 	have_tail = p->tail_set;
 	if (have_tail) {
 		result = p->result;
@@ -279,9 +287,11 @@ int publish_start(struct publish **out, const struct publish_opts *opts)
 	buf_init(&p->hold, PUBLISH_READ_MAX);
 	p->last_send = time_mono_ms();
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->tail_came, NULL);
 	rc = pthread_create(&p->thread, NULL, publish_thread, p);
 	if (rc != 0) {
 		error_set("cannot start the publisher of %s: %s", opts->runs_job, strerror(rc));
+		pthread_cond_destroy(&p->tail_came);
 		pthread_mutex_destroy(&p->lock);
 		buf_dispose(&p->out);
 		buf_dispose(&p->hold);
@@ -307,6 +317,7 @@ void publish_finish(struct publish *p, enum run_result result, unsigned long dur
 	p->display_name = display_name ? xstrdup(display_name) : NULL;
 	p->description = description ? xstrdup(description) : NULL;
 	p->tail_set = true;
+	pthread_cond_broadcast(&p->tail_came);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -322,6 +333,7 @@ void publish_abort(struct publish *p)
 {
 	pthread_mutex_lock(&p->lock);
 	p->aborted = true;
+	pthread_cond_broadcast(&p->tail_came);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -345,6 +357,7 @@ int publish_wait(struct publish *p, uint64_t *log_bytes)
 		error_set("%s", p->error);
 	if (log_bytes)
 		*log_bytes = p->log_bytes;
+	pthread_cond_destroy(&p->tail_came);
 	pthread_mutex_destroy(&p->lock);
 	buf_dispose(&p->out);
 	buf_dispose(&p->hold);

@@ -53,8 +53,9 @@ int publish_start(struct publish **out, const struct publish_opts *opts);
 
 /*
  * The run is over: its result and the texts for the record. Call it BEFORE
- * spool_finish; the publisher closes the record once it has read the
- * finished spool to its end. Strings are copied; display_name and
+ * spool_finish, or right after publish_start for a spool that is already
+ * finished (a run recorded again): the publisher closes the record once it
+ * has read the finished spool to its end and has this. Strings are copied; display_name and
  * description may be NULL (left out, e.g. without Run.UPDATE).
  */
 void publish_finish(struct publish *p, enum run_result result, unsigned long duration_ms,

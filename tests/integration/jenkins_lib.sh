@@ -5,7 +5,7 @@
 JD_PY=/usr/bin/python3
 JD_SCRIPT="${DA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/doubles/jenkins/jenkins_double.py"
 JD_PIDS=()
-trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
+trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.2; vg_check || { rm -rf "$T"; exit 1; }; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
 
 # start_jenkins [double options...]: sets $JURL (port $JD_PORT, default any free one). The agent's user is "agent"
 # with token "agent-token"; "alice" (token alice-token) triggers jobs.

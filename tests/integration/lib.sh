@@ -5,7 +5,6 @@ set -euo pipefail
 
 : "${DA_BIN:?DA_BIN must name the dataops-agent binary}"
 T=$(mktemp -d /tmp/da-it-XXXXXX)
-trap '[ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
 [ -z "${KEEP_T:-}" ] || echo "keeping $T" >&2
 export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.com
 export GIT_COMMITTER_NAME=Tester GIT_COMMITTER_EMAIL=tester@example.com
@@ -13,6 +12,28 @@ export GIT_CONFIG_NOSYSTEM=1 HOME="$T/home"
 mkdir -p "$HOME" "$T/jobs" "$T/state"
 # The agent's own variables must not come from the caller's environment.
 unset $(env | sed -n 's/^\(DATAOPS_[A-Z_]*\)=.*/\1/p') 2>/dev/null || true
+
+# DA_VALGRIND=1: every run of the binary goes through valgrind (memcheck);
+# any error or definite leak fails the test at exit (vg_check, in the traps).
+if [ -n "${DA_VALGRIND:-}" ]; then
+  DA_REAL_BIN=$DA_BIN
+  DA_BIN=$T/dataops-agent-valgrind
+  printf '#!/bin/sh\nexec valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=%s/valgrind.%%%%p.log "%s" "$@"\n' \
+    "$T" "$DA_REAL_BIN" > "$DA_BIN"
+  chmod +x "$DA_BIN"
+fi
+vg_check() {
+  local f bad=0
+  [ -n "${DA_VALGRIND:-}" ] || return 0
+  # "==pid==" lines are memcheck's findings; "--pid--" ones are its notes
+  # (pidfd_open is unknown to valgrind 3.19: proc.c then polls with waitid).
+  for f in "$T"/valgrind.*.log; do
+    grep -q '^==[0-9]*==' "$f" 2>/dev/null || continue
+    echo "--- valgrind: $f" >&2; grep '^==[0-9]*==' "$f" >&2; bad=1
+  done
+  return $bad
+}
+trap 'vg_check || { rm -rf "$T"; exit 1; }; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }

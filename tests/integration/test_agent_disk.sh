@@ -43,7 +43,7 @@ if ! mount -t tmpfs -o size=4m tmpfs "$T/small" 2>/dev/null; then
   echo "skip - disk full during a run: cannot mount a tmpfs here"
   exit 0
 fi
-trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; umount -l "$T/small" 2>/dev/null; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
+trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; umount -l "$T/small" 2>/dev/null; vg_check || { rm -rf "$T"; exit 1; }; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
 sed -i "s|^state_dir = .*|state_dir = $T/small/state|" "$T/agent.conf"
 start_agent
 q=$(trigger Provision/dev/DataPipeline/Big n=2 kib=8192)

@@ -15,7 +15,7 @@ DOUBLE="$DA_SOURCE_DIR/tests/doubles/jenkins/jenkins_double.py"
   --users agent:tok-agent,reader:tok-reader:read,nocreate:tok-nocreate:read+configure \
   > "$T/double.log" 2>&1 &
 JD_PID=$!
-trap 'kill $JD_PID 2>/dev/null || true; wait $JD_PID 2>/dev/null || true; rm -rf "$T"' EXIT
+trap 'kill $JD_PID 2>/dev/null || true; wait $JD_PID 2>/dev/null || true; vg_check || { rm -rf "$T"; exit 1; }; rm -rf "$T"' EXIT
 for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || { cat "$T/double.log" >&2; fail "the Jenkins double did not start within 10 s"; }
 JURL="http://127.0.0.1:$(cat "$T/port")"
