@@ -6,6 +6,7 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates curl   # curl: the tests talk to the doubles with it
   libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev libgit2-dev libcmocka-dev
   libxml2-utils     # xmllint, for checking the catalog by hand and in tests
+  valgrind          # the integration tests run once more under memcheck
   python3           # /usr/bin/python3 runs the test doubles
   python3-pytest python3-jenkins jenkins-job-builder   # tests of the Jenkins double, cross-checked with real clients
 )
