@@ -115,7 +115,7 @@ static int copy_atomic(const char *src, const char *path, char hex[ARTIFACT_SHA2
 	}
 	ok = copy_hashing(in, src, fd, tmp, hex) == 0;
 	close(in);
-	return fs_atomic_commit(fd, tmp, path, ok);
+	return fs_atomic_commit(fd, tmp, path, ok, true);
 }
 
 static int write_text_atomic(const char *path, const char *text)
@@ -130,7 +130,7 @@ static int write_text_atomic(const char *path, const char *text)
 	ok = write(fd, text, len) == (ssize_t)len;
 	if (!ok)
 		error_set_errno("cannot write %s", tmp);
-	return fs_atomic_commit(fd, tmp, path, ok);
+	return fs_atomic_commit(fd, tmp, path, ok, true);
 }
 
 int artifact_store(char sha_out[ARTIFACT_SHA256_HEX], const char *state_dir,

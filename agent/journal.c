@@ -94,7 +94,7 @@ static void journal_set_str(json_t *o, const char *key, const char *v)
 		json_object_set_new(o, key, json_string(v));
 }
 
-int journal_write(struct journal *j, const struct journal_entry *e)
+int journal_write(struct journal *j, const struct journal_entry *e, bool durable)
 {
 	json_t *o = json_object();
 	json_t *params = json_array();
@@ -134,8 +134,8 @@ int journal_write(struct journal *j, const struct journal_entry *e)
 		w = write(fd, text, len);
 		if (w != (ssize_t)len)
 			error_set_errno("cannot write %s", tmp);
-		rc = fs_atomic_commit(fd, tmp, path, w == (ssize_t)len);
-		if (rc == 0)
+		rc = fs_atomic_commit(fd, tmp, path, w == (ssize_t)len, durable);
+		if (rc == 0 && durable)
 			rc = fs_sync_dir(j->dir);
 	}
 	if (rc != 0)
@@ -145,7 +145,7 @@ int journal_write(struct journal *j, const struct journal_entry *e)
 	return rc;
 }
 
-int journal_remove(struct journal *j, long long queue_id)
+int journal_remove(struct journal *j, long long queue_id, bool durable)
 {
 	char *path = journal_path(j, queue_id);
 	int rc = 0;
@@ -154,7 +154,7 @@ int journal_remove(struct journal *j, long long queue_id)
 		error_set_errno("journal: cannot remove %s", path);
 		rc = DA_ERROR;
 	}
-	if (rc == 0)
+	if (rc == 0 && durable)
 		rc = fs_sync_dir(j->dir);
 	free(path);
 	return rc;

@@ -26,6 +26,7 @@
 #ifndef DA_JOURNAL_H
 #define DA_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "run.h"
@@ -58,10 +59,15 @@ struct journal_entry {
 int journal_open(struct journal **out, const char *state_dir);
 void journal_free(struct journal *j);
 
-/* Write e (replacing the item's previous entry), durably. */
-int journal_write(struct journal *j, const struct journal_entry *e);
-/* The item's story is over: remove its entry (durably). Missing is fine. */
-int journal_remove(struct journal *j, long long queue_id);
+/*
+ * Write e, replacing the item's previous entry atomically. durable: fsync
+ * the file and the directory, so a power loss cannot take it back. A step
+ * whose loss only delays recovery (claimed, soon followed by running) may
+ * skip that: an fsync costs milliseconds on the claim path.
+ */
+int journal_write(struct journal *j, const struct journal_entry *e, bool durable);
+/* The item's story is over: remove its entry (durable: as journal_write). Missing is fine. */
+int journal_remove(struct journal *j, long long queue_id, bool durable);
 
 /*
  * Every entry on disk, oldest claim first. An entry that cannot be read is

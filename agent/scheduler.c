@@ -192,7 +192,7 @@ static int scheduler_record(const struct jenkins *jenkins, volatile sig_atomic_t
 static void slot_journal(struct slot *sl, enum journal_state state)
 {
 	sl->je.state = state;
-	if (journal_write(sl->s->journal, &sl->je) != 0)
+	if (journal_write(sl->s->journal, &sl->je, true) != 0)
 		log_error("queue item %lld: %s", sl->item.id, error_last());
 }
 
@@ -309,7 +309,7 @@ static void *slot_thread(void *arg)
 		free(why);
 	}
 	/* Recorded: the item's story is over. Otherwise the entry stays for the next start. */
-	if (rc == 0 && journal_remove(s->journal, sl->item.id) != 0)
+	if (rc == 0 && journal_remove(s->journal, sl->item.id, true) != 0)
 		log_error("queue item %lld: %s", sl->item.id, error_last());
 out:
 	spool_free(sp);
@@ -758,7 +758,7 @@ static int scheduler_poll(struct scheduler *s)
 					     .job = it->full_name, .user = it->user,
 					     .params = it->params, .since_ms = time_wall_ms() };
 		/* Written before asking: if the answer is lost, the journal knows to look. */
-		if (journal_write(s->journal, &je) != 0) {
+		if (journal_write(s->journal, &je, true) != 0) {
 			log_error("%s; claiming nothing until it can be written", error_last());
 			free(env);
 			rc = DA_ERETRY;
@@ -768,7 +768,8 @@ static int scheduler_poll(struct scheduler *s)
 		if (rc == DA_ECONFLICT) {
 			log_debug("%s", error_last());
 			error_clear();
-			journal_remove(s->journal, it->id);
+			/* Lazy: come back, it is reconciled as somebody else's. */
+			journal_remove(s->journal, it->id, false);
 			free(env);
 			rc = 0;
 			continue;
@@ -782,8 +783,9 @@ static int scheduler_poll(struct scheduler *s)
 			rc = 0;
 			continue;
 		}
+		/* Lazy: lost, it reads as "claiming" and is reconciled; the run's "running" is durable. */
 		je.state = JOURNAL_CLAIMED;
-		if (journal_write(s->journal, &je) != 0)
+		if (journal_write(s->journal, &je, false) != 0)
 			log_error("queue item %lld: %s", it->id, error_last());
 		log_info("claimed queue item %lld: %s for %s", it->id, it->full_name,
 			 it->user ? it->user : "an unknown user");
@@ -939,7 +941,7 @@ static void scheduler_reconcile(struct scheduler *s, bool startup)
 		else
 			rc = scheduler_recover_run(s, e);
 		if (rc == 0)
-			journal_remove(s->journal, e->queue_id);
+			journal_remove(s->journal, e->queue_id, true);
 		else if (rc != DA_ERETRY)
 			log_warn("journal: queue item %lld: %s (tried again later)", e->queue_id,
 				 error_last());

@@ -157,11 +157,11 @@ int fs_atomic_begin(char **tmp_out, const char *path, mode_t mode)
 	return fd;
 }
 
-int fs_atomic_commit(int fd, char *tmp, const char *path, bool ok)
+int fs_atomic_commit(int fd, char *tmp, const char *path, bool ok, bool sync)
 {
 	int rc = ok ? 0 : DA_ERROR;
 
-	if (rc == 0 && fsync(fd) < 0) {
+	if (rc == 0 && sync && fsync(fd) < 0) {
 		error_set_errno("cannot sync %s", tmp);
 		rc = DA_ERROR;
 	}

@@ -32,11 +32,13 @@ bool fs_relpath_is_safe(const char *rel);
  * Atomic replacement of path in two halves: fs_atomic_begin creates a
  * unique temporary file beside path (mkostemp: two writers never share
  * one) with mode, and returns its fd (or -1, message set); the caller
- * writes; fs_atomic_commit fsyncs, closes and renames it over path when
- * ok, and removes it otherwise (always closes fd and frees tmp).
+ * writes; fs_atomic_commit fsyncs (when sync), closes and renames it over
+ * path when ok, and removes it otherwise (always closes fd and frees tmp).
+ * Without sync the replacement is atomic for every process, but a power
+ * loss may leave the old file.
  */
 int fs_atomic_begin(char **tmp, const char *path, mode_t mode);
-int fs_atomic_commit(int fd, char *tmp, const char *path, bool ok);
+int fs_atomic_commit(int fd, char *tmp, const char *path, bool ok, bool sync);
 /* fsync a directory, so that renames and unlinks in it are durable. */
 int fs_sync_dir(const char *dir);
 
