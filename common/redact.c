@@ -304,7 +304,11 @@ static void add_form(struct redactor *r, const unsigned char *s, size_t n)
 			r->states[end - 1].next = RD_ACCEPT;
 		}
 	}
-	/* Every first state of the first unit starts a thread on its byte. */
+	/*
+	 * Every first state of the first unit starts a thread on its byte. An
+	 * alternative begins with its raw byte, '%', '\\' or '+', never with a
+	 * hex digit, so one byte per first state is enough.
+	 */
 	{
 		struct rd_unit *u = &r->units[first_unit];
 
@@ -314,10 +318,6 @@ static void add_form(struct redactor *r, const unsigned char *s, size_t n)
 
 			u32vec_push(&r->start[b], st);
 			r->is_start[b] = true;
-			if (r->states[st].ci && b >= 'a' && b <= 'z') {
-				u32vec_push(&r->start[b - 32], st);
-				r->is_start[b - 32] = true;
-			}
 		}
 	}
 }
@@ -508,6 +508,7 @@ static void stream_push(struct redact_stream *st, uint32_t state, uint64_t start
 	int32_t k = st->slot[state];
 
 	if (k >= 0) {
+		/* Threads are pushed in order of start, so this is only a guard. */
 		if (start < st->next[k].start)
 			st->next[k].start = start;
 		return;

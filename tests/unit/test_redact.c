@@ -524,6 +524,41 @@ static void test_redact__holds_back_only_a_possible_start(void **state)
 	redactor_free(r);
 }
 
+/*
+ * A long run where some thread is always alive (every 'a' may start
+ * "aaaaaaab"): bytes are released while the write goes on, not kept to
+ * its end, and the result is the same as for any other cut.
+ */
+static void test_redact__long_live_run_is_released_as_it_goes(void **state)
+{
+	struct redactor *r = redactor_with("aaaaaaab");
+	size_t len = 20000;
+	char *in = xmalloc(len + 2), *out, *want;
+	size_t cuts[2] = { 4095, 12345 };
+
+	(void)state;
+	memset(in, 'a', len);
+	in[len] = 'b';
+	in[len + 1] = '\0';
+	want = xmalloc(len);
+	memset(want, 'a', len - 7);
+	memcpy(want + len - 7, REDACT_MASK, strlen(REDACT_MASK) + 1);
+	out = redact_whole(r, in);
+	assert_string_equal(out, want);
+	free(out);
+	out = redact_split(r, in, len + 1, cuts, 2);
+	assert_string_equal(out, want);
+	free(out);
+	/* Without the 'b' nothing is masked, and nothing was lost on the way. */
+	in[len] = '\0';
+	out = redact_whole(r, in);
+	assert_string_equal(out, in);
+	free(out);
+	free(want);
+	free(in);
+	redactor_free(r);
+}
+
 static void test_redact__output_room_is_checked_first(void **state)
 {
 	struct redactor *r = redactor_with(SECRET);
@@ -913,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_redact__value_that_is_a_prefix_of_another),
 		cmocka_unit_test(test_redact__random_text_matches_a_naive_model),
 		cmocka_unit_test(test_redact__holds_back_only_a_possible_start),
+		cmocka_unit_test(test_redact__long_live_run_is_released_as_it_goes),
 		cmocka_unit_test(test_redact__output_room_is_checked_first),
 		cmocka_unit_test(test_redact__short_long_and_repeated_values),
 		cmocka_unit_test(test_redact__multi_line_value_line_by_line),
