@@ -14,8 +14,10 @@
 #include "buf.h"
 #include "catalog.h"
 #include "config.h"
+#include "dddp.h"
 #include "error.h"
 #include "fsutil.h"
+#include "jenkins.h"
 #include "jobpath.h"
 #include "log.h"
 #include "mirror.h"
@@ -45,7 +47,8 @@ static const char usage[] =
 	"  run JOB [-p NAME=VALUE]...   run one operation here; its log goes to the terminal\n"
 	"                               and to <state_dir>/runs/; the exit code is its result\n"
 	"  jobs                         list the operations, one Jenkins path a line\n"
-	"  check                        validate config and catalog; test git access\n"
+	"  check                        validate config and catalog; test git, Jenkins and\n"
+	"                               the Delphix engine\n"
 	"  sync [--dry-run]             create or update in Jenkins the folders, trigger jobs,\n"
 	"                               -runs record jobs and the node, from the catalog;\n"
 	"                               --dry-run only prints what it would change\n"
@@ -273,6 +276,73 @@ static size_t check_secrets(const struct config *cfg, const struct catalog *cat)
 	return missing;
 }
 
+/* Jenkins: the token works, the version is 2.211 or later, the node is there. */
+static int check_jenkins(const struct config *cfg)
+{
+	struct jenkins *j = NULL;
+	struct jenkins_node node;
+	int rc;
+
+	if (cfg->jenkins.url == NULL) {
+		printf("jenkins: not configured ([jenkins] url)\n");
+		return 0;
+	}
+	rc = jenkins_open_config(&j, cfg, environ, 0, NULL);
+	if (rc != 0) {
+		printf("jenkins: %s: FAILED: %s\n", cfg->jenkins.url, error_last());
+		return rc;
+	}
+	printf("jenkins: %s: ok (Jenkins %s, user %s)\n", jenkins_url(j), jenkins_version(j),
+	       jenkins_user(j));
+	rc = jenkins_node_get(j, cfg->jenkins.node, &node);
+	if (rc == 0)
+		printf("jenkins: node %s: ok (%s)\n", cfg->jenkins.node,
+		       node.offline_message ? node.offline_message : "no status yet");
+	else if (rc == DA_ENOTFOUND)
+		printf("jenkins: node %s: not there yet (dataops-agent sync creates it)\n",
+		       cfg->jenkins.node);
+	else
+		printf("jenkins: node %s: FAILED: %s\n", cfg->jenkins.node, error_last());
+	if (rc == 0)
+		jenkins_node_dispose(&node);
+	jenkins_free(j);
+	return rc == DA_ENOTFOUND ? 0 : rc;
+}
+
+/* DDDP: the engine answers and takes the credentials (one login, never retried). */
+static int check_dddp(const struct config *cfg)
+{
+	struct dddp_opts o = DDDP_OPTS_INIT;
+	struct dddp *d = NULL;
+	char *password = NULL;
+	int rc;
+
+	if (cfg->dddp.url == NULL) {
+		printf("dddp: not configured ([dddp] url)\n");
+		return 0;
+	}
+	rc = config_read_secret(&password, "[dddp] password_file", cfg->dddp.password_file,
+				"DATAOPS_DDDP_PASSWORD", environ);
+	if (rc == 0) {
+		o.url = cfg->dddp.url;
+		o.user = cfg->dddp.user;
+		o.password = password;
+		o.boot_wait_ms = 5000;
+		rc = dddp_new(&d, &o);
+		memset(password, 0, strlen(password));
+	}
+	if (rc == 0)
+		rc = dddp_login(d);
+	if (rc == 0)
+		printf("dddp: %s: ok (API %s, user %s)\n", cfg->dddp.url, dddp_api_version(d),
+		       cfg->dddp.user ? cfg->dddp.user : "");
+	else
+		printf("dddp: %s: FAILED: %s\n", cfg->dddp.url, error_last());
+	dddp_free(d);
+	free(password);
+	return rc;
+}
+
 static int cmd_check(const struct config *cfg, const struct catalog *cat)
 {
 	size_t repos = 0, failed = 0;
@@ -304,6 +374,8 @@ static int cmd_check(const struct config *cfg, const struct catalog *cat)
 		free(mirror);
 	}
 	printf("git: %zu of %zu repositories reachable\n", repos - failed, repos);
+	if (check_jenkins(cfg) != 0 || check_dddp(cfg) != 0)
+		failed++;
 	return failed ? EXIT_TEMPFAIL : 0;
 }
 

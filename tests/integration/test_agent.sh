@@ -54,7 +54,12 @@ wait_for 10 "s['nodes'].get('test-agent',{}).get('offlineCause') is not None" ||
   { cat "$T/agent.log"; fail "the node was not registered with a status"; }
 assert_eq "True" "$(jpy "s['nodes']['test-agent']['labels'] == 'dataops-agent' and s['nodes']['test-agent']['mode'] == 'EXCLUSIVE'")" "node labels and mode"
 assert_eq "idle" "$(jpy "s['nodes']['test-agent']['offlineCause'][1]")" "node message when idle"
-pass "the node is registered and says idle"
+da check
+assert_eq 0 "$rc" "exit code of check"
+assert_contains "$T/out" "jenkins: $JURL: ok (Jenkins 2.426.3, user agent)"
+assert_contains "$T/out" "jenkins: node test-agent: ok (idle)"
+assert_contains "$T/out" "dddp: not configured"
+pass "the node is registered and says idle; check reaches Jenkins and sees the node"
 
 other=$(trigger Build/Other github_release_tag=x)
 prod=$(trigger Provision/prod/DataPipeline/Kafka github_release_tag=release-2.8.0)

@@ -1,13 +1,19 @@
 # Credentials and sessions: a session that expires mid-run costs one new
 # login and the call again; a bad password is a clear error after exactly
 # one login attempt (the engine locks a user out after three); a missing
-# [dddp] section is refused before anything runs.
+# [dddp] section is refused before anything runs. `check` logs in once too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../doubles/dddp/dddp.sh"
 
 dddp_start --job-duration 0.3
 dddp_catalog
 write_config "$(cat "$T/dddp.conf")"
+
+# 0. check logs in to the engine with the config's credentials.
+da check
+assert_contains "$T/out" "dddp: $(sed -n 's/^url = //p' "$T/dddp.conf"): ok (API"
+dddp_ctl DELETE requests >/dev/null
+pass "check logs in to the engine"
 
 # 1. The 3rd logged-in call (the first look at the sync job) finds its session expired.
 dddp_ctl POST faults '{"expire_at_request": 3}' >/dev/null
@@ -49,6 +55,11 @@ if len(logins) != 1 or logins[0]["status"] != 401:
 if [r for r in reqs if "/database" in r["path"]]:
     fail("calls were made without a login")
 '
+da check
+assert_eq 75 "$rc" "exit code of check with refused engine credentials"
+assert_contains "$T/out" "FAILED: "
+assert_contains "$T/out" "refused; not retried"
+assert_not_contains "$T/out" "not-the-password"
 pass "a bad password: a clear error after exactly one login attempt"
 
 # 3. The same with retries="2" on the step: still one attempt (lockout after 3).
