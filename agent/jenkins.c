@@ -863,6 +863,8 @@ int jenkins_claim(struct jenkins *j, long long id)
 	for (int attempt = 0; attempt < JENKINS_CLAIM_TRIES; attempt++) {
 		struct http_response r;
 
+		/* Sent once: a resend could answer 500 to our own lost 204 (http.h). */
+		http_next_fresh(j->http);
 		rc = http_request(&r, j->http, "POST", path, NULL, NULL, 0);
 		if (rc == 0 && r.status == 204) {
 			http_response_dispose(&r);

@@ -28,9 +28,7 @@
 
 /* How often a run whose live record broke is recorded again before giving up. */
 #define SCHEDULER_RERECORD_TRIES 20
-/* A claim whose answer was lost: how long another agent may take to show it runs the item. */
-#define SCHEDULER_RECONCILE_MS (120 * 1000)
-/* How often the journal is looked at for claims whose answer was lost. */
+/* How often the journal is looked at for claims whose answer was lost (at most). */
 #define SCHEDULER_RECONCILE_EVERY_MS (15 * 1000)
 /* A cancel request for a run no agent here runs waits this long for the one that runs it. */
 #define SCHEDULER_CANCEL_WAIT_MS 5000
@@ -806,7 +804,7 @@ static int scheduler_poll(struct scheduler *s)
 /*
  * A claim whose answer never came (or a claimed item that never ran): if
  * the item is still queued it is nobody's yet; if it left and no agent
- * runs or recorded it within SCHEDULER_RECONCILE_MS, trigger it again with
+ * runs or recorded it within [agent] claim_reconcile, trigger it again with
  * the same parameters, so the user's request is not silently dropped
  * (jenkins-api.md §6.2, §9 point 4). 0 when the entry's story is over.
  */
@@ -837,7 +835,7 @@ static int scheduler_reconcile_claim(struct scheduler *s, const struct journal_e
 			 m.found ? "recorded" : "being run", runs_job);
 		goto out;
 	}
-	if (!ours && time_wall_ms() - e->since_ms < SCHEDULER_RECONCILE_MS) {
+	if (!ours && time_wall_ms() - e->since_ms < (long long)s->o->cfg->agent.claim_reconcile_ms) {
 		rc = DA_ERETRY;         /* maybe another agent is about to open its record */
 		goto out;
 	}
@@ -996,7 +994,7 @@ int scheduler_run(const struct scheduler_opts *o)
 {
 	const struct config *cfg = o->cfg;
 	struct scheduler s = { .o = o };
-	uint64_t next_poll = 0, next_reconcile, stop_at = 0;
+	uint64_t next_poll = 0, next_reconcile, stop_at = 0, reconcile_every;
 	unsigned running = 0;
 	char *procs;
 	int killed;
@@ -1042,7 +1040,9 @@ int scheduler_run(const struct scheduler_opts *o)
 	log_info("serving %zu operations as node %s with %u executors, polling every %u ms",
 		 o->cat->op_count, cfg->jenkins.node, s.slot_count, cfg->agent.poll_interval_ms);
 	scheduler_reconcile(&s, true);
-	next_reconcile = time_mono_ms() + SCHEDULER_RECONCILE_EVERY_MS;
+	reconcile_every = cfg->agent.claim_reconcile_ms < SCHEDULER_RECONCILE_EVERY_MS ?
+			  cfg->agent.claim_reconcile_ms : SCHEDULER_RECONCILE_EVERY_MS;
+	next_reconcile = time_mono_ms() + reconcile_every;
 	sdnotify("READY=1\nSTATUS=serving as node %s", cfg->jenkins.node);
 
 	for (;;) {
@@ -1071,7 +1071,7 @@ int scheduler_run(const struct scheduler_opts *o)
 		now = time_mono_ms();
 		if (now >= next_reconcile) {
 			scheduler_reconcile(&s, false);
-			next_reconcile = now + SCHEDULER_RECONCILE_EVERY_MS;
+			next_reconcile = now + reconcile_every;
 		}
 		if (now >= next_poll) {
 			int prc = scheduler_node_tick(&s, stopping);

@@ -43,6 +43,7 @@ struct http_client {
 	long timeout_ms;
 	size_t max_response;
 	long stream_stall_s;
+	bool fresh_next;       /* the next request opens a new connection (http_next_fresh) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -140,6 +141,11 @@ int http_client_new(struct http_client **out, const struct http_client_opts *opt
 out:
 	http_client_free(c);
 	return rc;
+}
+
+void http_next_fresh(struct http_client *c)
+{
+	c->fresh_next = true;
 }
 
 void http_client_free(struct http_client *c)
@@ -442,6 +448,10 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
 		goto out;
 	hdrs = http_headers_new(content_type, false);
 	cc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	/* Not on a reused connection: libcurl would resend the request if it turned out dead. */
+	if (cc == CURLE_OK && c->fresh_next)
+		cc = curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
+	c->fresh_next = false;
 	if (strcmp(method, "GET") == 0) {
 		if (cc == CURLE_OK)
 			cc = curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);

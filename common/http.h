@@ -79,6 +79,15 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
  * of the body, or -1 to abort the request. It may block: each call that
  * returns bytes becomes one HTTP chunk on the wire at once.
  */
+/*
+ * The next http_request opens a new connection. For a request that must
+ * not be sent twice: on a reused keep-alive connection that the server
+ * closed meanwhile, libcurl resends a request that got no answer, so a
+ * cancelItem whose 204 was lost would come back as a 500 to its own
+ * resend, and the caller would take its own claim for somebody else's.
+ */
+void http_next_fresh(struct http_client *c);
+
 typedef ssize_t http_stream_read_cb(char *buf, size_t len, void *payload);
 
 /*

@@ -16,7 +16,7 @@ printf 'agent-token\n' > "$T/token"; chmod 600 "$T/token"
 # 1. Jenkins unreachable at start: the agent says so, retries, then serves.
 JD_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 JURL="http://127.0.0.1:$JD_PORT"
-agent_config
+agent_config "claim_reconcile = 1s"
 start_agent
 wait_log 10 "retrying in"
 assert_contains "$T/agent.log" "$JURL"
@@ -48,6 +48,20 @@ codes=$(curl -sS "$JURL/_double/requests" | /usr/bin/python3 -c "import json,sys
 assert_eq "500 204" "$codes" "cancelItem answers for queue item $q"
 assert_eq "#$q (no tag)" "$(jpy "s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'][1]['displayName']")" "the re-tried item's record"
 pass "a 500 from cancelItem is re-read and the claim tried again"
+
+# 3b. The claim's answer is lost (the item was cancelled, nobody knows by whom): after
+# claim_reconcile, with no agent running or recording it, it is triggered again.
+faults '{"cancel_lost": 1}'
+q=$(trigger Provision/dev/DataPipeline/Echo n=7)
+wait_log 20 "queue item $q of Provision/dev/DataPipeline/Echo (by alice): the answer to our claim was lost"
+again=$(sed -n "s/.*queue item $q of .*triggered it again with the same parameters as queue item \([0-9]*\).*/\1/p" "$T/agent.log")
+[ -n "$again" ] || fail "no new queue item named in the log"
+wait_for 20 "any((r['displayName'] or '').startswith('#$again ') and not r['building'] for r in s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'])" ||
+  { cat "$T/agent.log"; fail "the re-triggered item $again was not recorded"; }
+assert_eq "True" "$(jpy "'item 7' in [r for r in s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'] if (r['displayName'] or '').startswith('#$again ')][0]['log']")" "the re-triggered run has the same parameters"
+assert_eq "0" "$(jpy "len([r for r in s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'] if (r['displayName'] or '').startswith('#$q ')])")" "records of the lost claim's item"
+[ -z "$(ls "$T/state/journal")" ] || fail "journal not empty: $(ls "$T/state/journal")"
+pass "a claim whose answer was lost is reconciled: triggered again with the same parameters, once"
 stop_agent
 assert_eq 0 "$agent_rc" "exit code after SIGTERM"
 

@@ -1295,6 +1295,10 @@ class Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay / 1000.0)       # widen the snapshot -> lock window for race tests
         if self.do_cancel(it):
+            if self.fault("cancel_lost"):    # cancelled, but the answer never reaches the caller (§6.2)
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                raise ClientGone("answer lost by fault")
             return self.send(204)
         raise self.oops(500, "Could not cancel run for id %d" % qid)
 
