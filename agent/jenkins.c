@@ -990,6 +990,17 @@ static bool jenkins_run_console_has(struct jenkins *j, const char *item, const j
 	return has;
 }
 
+/* Does a run still have Jenkins' default name, "#<number>"? */
+static bool jenkins_default_name(const json_t *b)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "#%lld",
+		 (long long)json_integer_value(json_object_get(b, "number")));
+	return jenkins_json_str(b, "displayName") &&
+	       strcmp(jenkins_json_str(b, "displayName"), want) == 0;
+}
+
 int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue_id,
 			struct jenkins_record_match *out)
 {
@@ -1012,6 +1023,14 @@ int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue
 		if (json_is_true(json_object_get(b, "building"))) {
 			if (!out->running)
 				out->running = jenkins_run_console_has(j, item, b, queue_id);
+			continue;
+		}
+		if (name && strncmp(name, prefix, strlen(prefix)) != 0 && out->partial == 0 &&
+		    jenkins_default_name(b) && jenkins_json_str(b, "result") &&
+		    strcmp(jenkins_json_str(b, "result"), "FAILURE") == 0 &&
+		    jenkins_run_console_has(j, item, b, queue_id)) {
+			/* A broken live record: it never got our name (§7.7). */
+			out->partial = json_integer_value(json_object_get(b, "number"));
 			continue;
 		}
 		if (name == NULL || strncmp(name, prefix, strlen(prefix)) != 0)

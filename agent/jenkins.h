@@ -193,6 +193,7 @@ struct jenkins_record_match {
 	bool running;              /* an in-progress run's console shows an agent's claim of it */
 	bool found;
 	long long number;          /* the run's number in the runs job */
+	long long partial;         /* a broken live record of it (FAILURE, no name of ours); 0: none */
 	char result[16];           /* "SUCCESS", ... */
 };
 

@@ -293,10 +293,19 @@ static void *slot_thread(void *arg)
 			 (unsigned long long)sent);
 	} else {
 		char *why = xstrdup(pub ? error_last() : "the stream could not be opened");
-		char *note = xasprintf("dataops-agent: the live record of queue item %lld broke "
-				       "(%s); a partial run may have ended FAILURE in %s. This record "
-				       "holds the whole run, from the agent's spool %s.\n", sl->item.id,
-				       why, runs_job, path);
+		struct jenkins_record_match m = { 0 };
+		char *partial, *note;
+
+		/* Name the broken partial run, when Jenkins kept it (a restart loses it, §7). */
+		if (jenkins_find_record(sl->jenkins, runs_job, sl->item.id, &m) != 0)
+			error_clear();
+		partial = m.partial ? xasprintf("the partial run is %s #%lld, ended FAILURE",
+						runs_job, m.partial) :
+				      xasprintf("Jenkins kept no partial run of it in %s", runs_job);
+		note = xasprintf("dataops-agent: the live record of queue item %lld broke (%s); %s. "
+				 "This record holds the whole run, from the agent's spool %s.\n",
+				 sl->item.id, why, partial, path);
+		free(partial);
 
 		log_warn("queue item %lld (%s): %s, but its live record broke: %s", sl->item.id,
 			 sl->item.full_name, run_result_name(oc.result), why);

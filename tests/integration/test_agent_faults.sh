@@ -50,6 +50,8 @@ wait_for 40 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
   { cat "$T/agent.log"; fail "run 1 was not recorded after the restart"; }
 check_once 1 "$q"
 assert_contains "$T/agent.log" "live record broke"
+jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l1"
+assert_contains "$T/l1" "Jenkins kept no partial run of it"
 pass "a Jenkins restart mid-run: the run goes on and is recorded once, whole"
 
 # 2. The connection is reset mid-run: the partial run ends FAILURE, the whole one follows.
@@ -60,7 +62,10 @@ wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
   { cat "$T/agent.log"; fail "run 2 was not recorded after the reset"; }
 check_once 2 "$q"
 assert_eq "True" "$(jpy "any('run 2 line 1' in r['log'] and r['result'] == 'FAILURE' for r in $RUNS)")" "the broken partial run is kept, FAILURE"
-assert_contains "$(jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l2"; echo "$T/l2")" "the live record of queue item $q broke"
+partial=$(jpy "[r['number'] for r in $RUNS if 'run 2 line 1' in r['log'] and r['result'] == 'FAILURE'][0]")
+jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l2"
+assert_contains "$T/l2" "the live record of queue item $q broke"
+assert_contains "$T/l2" "the partial run is Provision/dev/DataPipeline/Talk-runs #$partial, ended FAILURE"
 pass "a reset stream: the partial run is FAILURE, one whole record follows and names the break"
 
 # 3. A 503 storm while the whole record is being posted again: retried until it lands.
