@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -918,6 +920,83 @@ out:
 	return rc;
 }
 
+struct spool_file {
+	char *path;
+	long long mtime;
+	unsigned long long size;
+};
+
+static int spool_file_cmp(const void *a, const void *b)
+{
+	const struct spool_file *x = a, *y = b;
+
+	return x->mtime < y->mtime ? 1 : x->mtime > y->mtime ? -1 : strcmp(x->path, y->path);
+}
+
+/* Is path the spool of a journal entry or of a run going on? */
+static bool scheduler_spool_in_use(struct scheduler *s, const char *path,
+				   const struct journal_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].spool && strcmp(v[i].spool, path) == 0)
+			return true;
+	for (unsigned i = 0; i < s->slot_count; i++)
+		if (s->slots[i].busy && s->slots[i].je.spool && strcmp(s->slots[i].je.spool, path) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Spool space is bounded: the spools of recorded runs are kept newest
+ * first up to [agent] keep_runs_mb; the rest are removed. A spool that
+ * the journal or a running run still needs is never touched.
+ */
+static void scheduler_prune_runs(struct scheduler *s, const struct journal_entry *v, size_t n)
+{
+	const struct config *cfg = s->o->cfg;
+	char *dir = xasprintf("%s/runs", cfg->agent.state_dir);
+	unsigned long long keep = (unsigned long long)cfg->agent.keep_runs_mb * 1024 * 1024, total = 0;
+	struct spool_file *f = NULL;
+	size_t count = 0, cap = 0, removed = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		struct stat st;
+		char *path;
+		size_t len = strlen(e->d_name);
+
+		if (len < 5 || strcmp(e->d_name + len - 4, ".log") != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    scheduler_spool_in_use(s, path, v, n)) {
+			free(path);
+			continue;
+		}
+		if (count == cap) {
+			cap = cap ? cap * 2 : 64;
+			f = xreallocarray(f, cap, sizeof(*f));
+		}
+		f[count++] = (struct spool_file){ path, (long long)st.st_mtime,
+						  (unsigned long long)st.st_size };
+	}
+	if (d)
+		closedir(d);
+	qsort(f, count, sizeof(*f), spool_file_cmp);
+	for (size_t i = 0; i < count; i++) {
+		total += f[i].size;
+		if (total > keep && unlink(f[i].path) == 0)
+			removed++;
+		free(f[i].path);
+	}
+	if (removed)
+		log_info("removed the spools of %zu recorded runs from %s (keep_runs_mb %u)", removed,
+			 dir, cfg->agent.keep_runs_mb);
+	free(f);
+	free(dir);
+}
+
 /*
  * Finish what the journal holds that no run of ours is busy with: at start
  * what a crashed agent left (startup), later what could not be finished
@@ -953,6 +1032,7 @@ static void scheduler_reconcile(struct scheduler *s, bool startup)
 			log_warn("journal: queue item %lld: %s (tried again later)", e->queue_id,
 				 error_last());
 	}
+	scheduler_prune_runs(s, v, n);
 	journal_entries_free(v, n);
 }
 

@@ -80,6 +80,7 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY("agent", "stop_grace", CONFIG_INTERVAL, agent.stop_grace_ms),
 	CONFIG_KEY("agent", "claim_reconcile", CONFIG_INTERVAL, agent.claim_reconcile_ms),
 	CONFIG_KEY("agent", "min_free_mb", CONFIG_MEBIBYTES, agent.min_free_mb),
+	CONFIG_KEY("agent", "keep_runs_mb", CONFIG_MEBIBYTES, agent.keep_runs_mb),
 	CONFIG_KEY("agent", "log_level", CONFIG_LOG_LEVEL, agent.log_level),
 	CONFIG_KEY("git", "cache_dir", CONFIG_PATH, git.cache_dir),
 	CONFIG_KEY("dddp", "url", CONFIG_URL, dddp.url),
@@ -525,6 +526,7 @@ static void config_defaults(struct config *cfg)
 	cfg->agent.stop_grace_ms = 10 * 60 * 1000;
 	cfg->agent.claim_reconcile_ms = 2 * 60 * 1000;
 	cfg->agent.min_free_mb = 64;
+	cfg->agent.keep_runs_mb = 2048;
 	cfg->agent.envs = xcalloc(2, sizeof(*cfg->agent.envs));
 	cfg->agent.envs[0] = xstrdup("dev");
 	cfg->agent.env_count = 1;

@@ -27,7 +27,7 @@
  *
  *   [jenkins] url, user, token_file, node, labels, ca_file
  *   [agent]   catalog, state_dir, executors, poll_interval, envs, log_level,
- *             stop_grace, min_free_mb, claim_reconcile
+ *             stop_grace, min_free_mb, keep_runs_mb, claim_reconcile
  *   [git]     cache_dir
  *   [dddp]    url, user, password_file
  *   [secrets] <name>_file = /path   (secrets the catalog's steps ask for)
@@ -65,6 +65,7 @@ struct config {
 		char *log_level;  /* error, warn, info, debug; default info */
 		unsigned stop_grace_ms; /* runs left this long after SIGTERM, then cancelled; default 10m */
 		unsigned min_free_mb;   /* no claims while state_dir has less free; default 64 */
+		unsigned keep_runs_mb;  /* recorded runs' spools kept, newest first; default 2048 */
 		unsigned claim_reconcile_ms; /* a claim whose answer was lost waits this long for
 					      * another agent to show it runs the item; default 2m */
 	} agent;

@@ -37,6 +37,18 @@ assert_eq "SUCCESS" "$(jpy "$(rec $q)[0]['result']")" "result once there was roo
 stop_agent
 pass "below min_free_mb nothing is claimed and the node says why"
 
+# 1b. Spool space is bounded: with keep_runs_mb = 0 a recorded run's spool goes at the next pass.
+printf 'keep_runs_mb = 0\nclaim_reconcile = 1s\n' >> "$T/agent.conf"
+start_agent
+q=$(trigger Provision/dev/DataPipeline/Big n=11 kib=64)
+wait_for 20 "len($(rec $q)) == 1" || fail "run 11 not recorded"
+for _ in $(seq 1 100); do ls "$T"/state/runs/*-q"$q"-*.log >/dev/null 2>&1 || break; sleep 0.1; done
+ls "$T"/state/runs/*-q"$q"-*.log 2>/dev/null && fail "the spool of a recorded run was kept"
+assert_contains "$T/agent.log" "removed the spools of"
+stop_agent
+sed -i '/^keep_runs_mb = 0$/d; /^claim_reconcile = 1s$/d' "$T/agent.conf"
+pass "the spools of recorded runs are removed beyond keep_runs_mb"
+
 # 2. The disk fills during a run (a 4 MiB tmpfs state_dir; needs mount, else skipped).
 mkdir -p "$T/small"
 if ! mount -t tmpfs -o size=4m tmpfs "$T/small" 2>/dev/null; then
