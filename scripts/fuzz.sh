@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(catalog config record record_parse redact)
+[ ${#targets[@]} -gt 0 ] || targets=(catalog config record record_parse redact queue)
 case "$secs" in ''|*[!0-9]*) echo "fuzz.sh: -t wants whole seconds" >&2; exit 64 ;; esac
 
 if [ "$build" -eq 1 ]; then
