@@ -432,6 +432,17 @@ int jenkins_build(struct jenkins *j, const char *full_name, char *const *params,
 
 /* ----------------------------------------------------------------- nodes */
 
+/* "/computer/<name><rest>" with the name encoded (new string). */
+static char *jenkins_computer_path(const char *name, const char *rest)
+{
+	struct buf b = BUF_INIT_MAX(1 << 16);
+
+	buf_puts(&b, "/computer/");
+	jenkins_encode(&b, name);
+	buf_puts(&b, rest);
+	return buf_detach(&b);
+}
+
 void jenkins_node_dispose(struct jenkins_node *n)
 {
 	free(n->name);
@@ -486,17 +497,15 @@ static int jenkins_node_parse(struct jenkins_node *n, const json_t *root, const 
 
 int jenkins_node_get(struct jenkins *j, const char *name, struct jenkins_node *out)
 {
-	struct buf path = BUF_INIT_MAX(1 << 16);
+	char *path = jenkins_computer_path(name, "/api/json?tree=description,numExecutors,"
+					   "temporarilyOffline,offlineCause[description],"
+					   "assignedLabels[name]");
 	struct http_response r;
 	json_t *root = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	buf_puts(&path, "/computer/");
-	jenkins_encode(&path, name);
-	buf_puts(&path, "/api/json?tree=description,numExecutors,temporarilyOffline,"
-		 "offlineCause[description],assignedLabels[name]");
-	rc = jenkins_call(j, &r, "GET", buf_cstr(&path), NULL, NULL, 0);
+	rc = jenkins_call(j, &r, "GET", path, NULL, NULL, 0);
 	if (rc == 0)
 		rc = jenkins_json(&root, &r);
 	if (rc == 0)
@@ -505,7 +514,7 @@ int jenkins_node_get(struct jenkins *j, const char *name, struct jenkins_node *o
 		error_prefix("node '%s': ", name);
 	json_decref(root);
 	http_response_dispose(&r);
-	buf_dispose(&path);
+	free(path);
 	return rc;
 }
 
@@ -592,39 +601,31 @@ out:
 
 int jenkins_node_config(struct jenkins *j, const char *name, struct buf *out)
 {
-	struct buf path = BUF_INIT_MAX(1 << 16);
+	char *path = jenkins_computer_path(name, "/config.xml");
 	struct http_response r;
-	int rc;
+	int rc = jenkins_call(j, &r, "GET", path, NULL, NULL, 0);
 
-	buf_puts(&path, "/computer/");
-	jenkins_encode(&path, name);
-	buf_puts(&path, "/config.xml");
-	rc = jenkins_call(j, &r, "GET", buf_cstr(&path), NULL, NULL, 0);
 	buf_clear(out);
 	if (rc == 0 && buf_put(out, r.body.ptr ? r.body.ptr : "", r.body.len) != 0) {
 		error_set("GET %s: config.xml larger than %zu bytes", r.url, out->max);
 		rc = DA_ETOOBIG;
 	}
 	http_response_dispose(&r);
-	buf_dispose(&path);
+	free(path);
 	return rc;
 }
 
 int jenkins_node_update(struct jenkins *j, const char *name, const char *config_xml)
 {
-	struct buf path = BUF_INIT_MAX(1 << 16);
+	char *path = jenkins_computer_path(name, "/config.xml");
 	struct http_response r;
-	int rc;
+	int rc = jenkins_call(j, &r, "POST", path, "application/xml; charset=UTF-8", config_xml,
+			      strlen(config_xml));
 
-	buf_puts(&path, "/computer/");
-	jenkins_encode(&path, name);
-	buf_puts(&path, "/config.xml");
-	rc = jenkins_call(j, &r, "POST", buf_cstr(&path), "application/xml; charset=UTF-8",
-			  config_xml, strlen(config_xml));
 	if (rc != 0)
 		error_prefix("updating node '%s': ", name);
 	http_response_dispose(&r);
-	buf_dispose(&path);
+	free(path);
 	return rc;
 }
 
@@ -632,19 +633,20 @@ int jenkins_node_update(struct jenkins *j, const char *name, const char *config_
 static int jenkins_node_post(struct jenkins *j, const char *name, const char *action,
 			     const char *message)
 {
-	struct buf path = BUF_INIT_MAX(1 << 16);
+	struct buf rest = BUF_INIT_MAX(1 << 16);
 	struct http_response r;
+	char *path;
 	int rc;
 
-	buf_puts(&path, "/computer/");
-	jenkins_encode(&path, name);
-	buf_printf(&path, "/%s?offlineMessage=", action);
-	jenkins_encode(&path, message ? message : "");
-	rc = jenkins_call(j, &r, "POST", buf_cstr(&path), NULL, NULL, 0);
+	buf_printf(&rest, "/%s?offlineMessage=", action);
+	jenkins_encode(&rest, message ? message : "");
+	path = jenkins_computer_path(name, buf_cstr(&rest));
+	rc = jenkins_call(j, &r, "POST", path, NULL, NULL, 0);
 	if (rc != 0)
 		error_prefix("node '%s' %s: ", name, action);
 	http_response_dispose(&r);
-	buf_dispose(&path);
+	buf_dispose(&rest);
+	free(path);
 	return rc;
 }
 

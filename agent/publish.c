@@ -263,6 +263,23 @@ static void *publish_thread(void *arg)
 	return NULL;
 }
 
+/* Everything a publisher owns; its thread is not running. */
+static void publish_free(struct publish *p)
+{
+	pthread_cond_destroy(&p->tail_came);
+	pthread_mutex_destroy(&p->lock);
+	buf_dispose(&p->out);
+	buf_dispose(&p->hold);
+	record_writer_free(p->writer);
+	jenkins_free(p->jenkins);
+	free(p->display_name);
+	free(p->description);
+	free(p->epilogue);
+	free(p->note);
+	free(p->path);
+	free(p);
+}
+
 int publish_start(struct publish **out, const struct publish_opts *opts)
 {
 	struct publish *p = xcalloc(1, sizeof(*p));
@@ -291,15 +308,7 @@ int publish_start(struct publish **out, const struct publish_opts *opts)
 	rc = pthread_create(&p->thread, NULL, publish_thread, p);
 	if (rc != 0) {
 		error_set("cannot start the publisher of %s: %s", opts->runs_job, strerror(rc));
-		pthread_cond_destroy(&p->tail_came);
-		pthread_mutex_destroy(&p->lock);
-		buf_dispose(&p->out);
-		buf_dispose(&p->hold);
-		record_writer_free(p->writer);
-		jenkins_free(p->jenkins);
-		free(p->note);
-		free(p->path);
-		free(p);
+		publish_free(p);
 		return DA_ERROR;
 	}
 	*out = p;
@@ -357,17 +366,6 @@ int publish_wait(struct publish *p, uint64_t *log_bytes)
 		error_set("%s", p->error);
 	if (log_bytes)
 		*log_bytes = p->log_bytes;
-	pthread_cond_destroy(&p->tail_came);
-	pthread_mutex_destroy(&p->lock);
-	buf_dispose(&p->out);
-	buf_dispose(&p->hold);
-	record_writer_free(p->writer);
-	jenkins_free(p->jenkins);
-	free(p->display_name);
-	free(p->description);
-	free(p->epilogue);
-	free(p->note);
-	free(p->path);
-	free(p);
+	publish_free(p);
 	return rc;
 }
