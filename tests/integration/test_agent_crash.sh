@@ -6,56 +6,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jenkins_lib.sh"
 
-cat > "$T/jobs/talk.xml" <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<operation path="Provision/{env}/DataPipeline/Talk" display-name="Talk">
-  <parameters><param name="n" default="0"/><param name="lines" default="40"/></parameters>
-  <steps><step name="talk" shell="true"><script>
-    # A helper in the background of the step's group, as a careless script leaves one.
-    sleep 300 &amp;
-    echo $! > "$STATE_DIR/bg-$n"
-    for i in $(seq 1 "$lines"); do
-      echo "run $n line $i" | tee -a "$STATE_DIR/printed-$n"
-      sleep 0.1
-    done
-  </script></step></steps>
-</operation>
-XML
+talk_operation
 start_jenkins
 JOB_PARAMS="n lines" create_job_tree Provision/dev/DataPipeline/Talk
 agent_config
 RUNS="s['jobs']['Provision/dev/DataPipeline/Talk-runs']['runs']"
 
-# check_record N Q RESULT: one finished record of queue Q; its log's child lines are
-# what the child printed, and its log ends with the spool's bytes exactly.
-check_record() {
-  local n=$1 q=$2 want=$3
-  jstate > "$T/state.json"
-  /usr/bin/python3 - "$T/state.json" "$q" "$T/state/printed-$n" "$want" "$T/state/runs" <<'PY' || fail "record of run $1"
-import glob, json, sys
-s = json.load(open(sys.argv[1])); q, want = sys.argv[2], sys.argv[4]
-printed = open(sys.argv[3]).read().splitlines()
-runs = s["jobs"]["Provision/dev/DataPipeline/Talk-runs"]["runs"]
-mine = [r for r in runs if (r["displayName"] or "").startswith("#%s " % q)]
-assert len(mine) == 1, "%d complete records of queue %s: %s" % (len(mine), q, [r["displayName"] for r in runs])
-r = mine[0]
-assert r["result"] == want and not r["building"], (r["result"], r["building"])
-got = [l for l in r["log"].splitlines() if l.startswith("run ")]
-if want == "SUCCESS":
-    assert got == printed, "log lines differ from what the child printed:\n%s\n---\n%s" % (got, printed)
-else:
-    # Killed with the agent: what was still in the pipe when the agent died was
-    # never read. Everything read is there, once, in order: a prefix of what was printed.
-    assert got == printed[:len(got)] and len(printed) - len(got) <= 3, \
-        "log lines are not what the child printed, in order:\n%s\n---\n%s" % (got, printed)
-spool = [p for p in glob.glob(sys.argv[5] + "/*-q%s-*.log" % q)]
-assert len(spool) == 1, spool
-body = open(spool[0], "rb").read().decode()
-log = r["log"]
-# The record is Jenkins' two lines, our note, then the spool; Jenkins adds "Finished: X".
-assert body in log, "the spool is not in the record whole"
-PY
-}
 
 # dead PID: the process is gone (or a zombie).
 dead() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }

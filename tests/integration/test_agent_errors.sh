@@ -4,13 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jenkins_lib.sh"
 
-cat > "$T/jobs/echo.xml" <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<operation path="Provision/{env}/DataPipeline/Echo" display-name="Echo">
-  <parameters><param name="n" default="0"/></parameters>
-  <steps><step name="say"><arg>echo</arg><arg>item ${n}</arg></step></steps>
-</operation>
-XML
+echo_operation
 printf 'agent-token\n' > "$T/token"; chmod 600 "$T/token"
 
 # 1. Jenkins unreachable at start: the agent says so, retries, then serves.

@@ -6,41 +6,13 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jenkins_lib.sh"
 
-cat > "$T/jobs/talk.xml" <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<operation path="Provision/{env}/DataPipeline/Talk" display-name="Talk">
-  <parameters><param name="n" default="0"/><param name="lines" default="30"/></parameters>
-  <steps><step name="talk" shell="true"><script>
-    for i in $(seq 1 "$lines"); do
-      echo "run $n line $i" | tee -a "$STATE_DIR/printed-$n"
-      sleep 0.1
-    done
-  </script></step></steps>
-</operation>
-XML
+talk_operation
 start_jenkins
 JOB_PARAMS="n lines" create_job_tree Provision/dev/DataPipeline/Talk
 agent_config
 start_agent
 RUNS="s['jobs']['Provision/dev/DataPipeline/Talk-runs']['runs']"
 
-# check_once N: exactly one finished record of run N, SUCCESS, with every printed line once.
-check_once() {
-  local n=$1 q=$2
-  jstate > "$T/state.json"
-  /usr/bin/python3 - "$T/state.json" "$q" "$T/state/printed-$n" <<'PY' || fail "record of run $1"
-import json, sys
-s = json.load(open(sys.argv[1])); q = sys.argv[2]
-printed = open(sys.argv[3]).read().splitlines()
-runs = s["jobs"]["Provision/dev/DataPipeline/Talk-runs"]["runs"]
-mine = [r for r in runs if (r["displayName"] or "").startswith("#%s " % q)]
-assert len(mine) == 1, "%d complete records of queue %s: %s" % (len(mine), q, [r["displayName"] for r in runs])
-r = mine[0]
-assert r["result"] == "SUCCESS" and not r["building"], (r["result"], r["building"])
-got = [l for l in r["log"].splitlines() if l.startswith("run ")]
-assert got == printed, "log lines differ from what the child printed:\n%s\n---\n%s" % (got, printed)
-PY
-}
 
 # 1. Jenkins restarts mid-run (the in-progress run vanishes) and is down for a while.
 q=$(trigger Provision/dev/DataPipeline/Talk n=1 lines=30)
@@ -48,7 +20,7 @@ wait_for 15 "len($RUNS) >= 1 and 'run 1 line 5' in $RUNS[-1]['log']" || fail "ru
 curl -sS -X POST "$JURL/_double/restart" -d '{"down_ms": 2000}' -o /dev/null
 wait_for 40 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
   { cat "$T/agent.log"; fail "run 1 was not recorded after the restart"; }
-check_once 1 "$q"
+check_record 1 "$q" SUCCESS
 assert_contains "$T/agent.log" "live record broke"
 jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l1"
 assert_contains "$T/l1" "Jenkins kept no partial run of it"
@@ -60,7 +32,7 @@ wait_for 15 "any('run 2 line 5' in r['log'] for r in $RUNS)" || fail "run 2 did 
 curl -sS -X POST "$JURL/_double/drop_streams" -o /dev/null
 wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
   { cat "$T/agent.log"; fail "run 2 was not recorded after the reset"; }
-check_once 2 "$q"
+check_record 2 "$q" SUCCESS
 assert_eq "True" "$(jpy "any('run 2 line 1' in r['log'] and r['result'] == 'FAILURE' for r in $RUNS)")" "the broken partial run is kept, FAILURE"
 partial=$(jpy "[r['number'] for r in $RUNS if 'run 2 line 1' in r['log'] and r['result'] == 'FAILURE'][0]")
 jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l2"
@@ -75,7 +47,7 @@ faults '{"status503": 6, "match": "postBuildResult"}'
 curl -sS -X POST "$JURL/_double/drop_streams" -o /dev/null
 wait_for 60 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
   { cat "$T/agent.log"; fail "run 3 was not recorded through the 503s"; }
-check_once 3 "$q"
+check_record 3 "$q" SUCCESS
 pass "503s while recording again: retried with backoff until recorded once"
 
 # 4. An idle timeout shorter than usual (a busy Jetty: 1 s): keep-alives hold the stream.

@@ -4,13 +4,7 @@
 . "$(dirname "$0")/jenkins_lib.sh"
 
 export N=${N:-200}
-cat > "$T/jobs/echo.xml" <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<operation path="Provision/{env}/DataPipeline/Echo" display-name="Echo">
-  <parameters><param name="n" default="0"/></parameters>
-  <steps><step name="say"><arg>echo</arg><arg>item ${n}</arg></step></steps>
-</operation>
-XML
+echo_operation
 start_jenkins
 JOB_PARAMS=n create_job_tree Provision/dev/DataPipeline/Echo
 pids=()
