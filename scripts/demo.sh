@@ -10,11 +10,20 @@
 # "user" (scripts/demo_user.py) clicks Build with Parameters on each job of
 # the Provision sequence for dev at release-2.8.0 and follows each console
 # live in Jenkins, then one Kafka provision at a tag that does not exist.
-# The agent is stopped with SIGTERM and everything is cleaned up.
+# Then the second half: the Delphix engine double (tests/doubles/dddp) runs
+# on loopback beside Jenkins, and the user triggers the data refresh
+# DataRefresh/DataPipeline, which the same agent runs against the engine
+# ([dddp] in its config): snapshot of production, masked master refresh,
+# six data pods in parallel with their progress, and the table of pods and
+# bookmarks, followed live in Jenkins. The agent is stopped with SIGTERM and
+# everything (both doubles included) is cleaned up.
 #
 # ansible-playbook is not installed here: a stand-in on the agent's PATH
 # prints what the playbook would do, from the checked-out tree, so the
 # demo shows the real checkout, parameters, secrets-as-files and streaming.
+# The data pods' subsetting step needs no stand-in: the catalog simulates it,
+# as the workshop did, with a /bin/sh script of echo and sleep; a real
+# subsetting command named there would get a stand-in in $D/bin like this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -100,6 +109,22 @@ JURL="http://127.0.0.1:$(cat "$D/jd.port")"
 echo "Jenkins 2.479.3 (double) at $JURL"
 printf '%s\n' "$token" > "$D/token"; chmod 600 "$D/token"
 
+say "The Delphix engine double on loopback"
+# The engine's own password (its side) and the agent's copy, mode 0600 as the agent demands.
+printf 'demo-engine-password\n' > "$D/engine-users"
+( umask 077; printf 'demo-engine-password\n' > "$D/dddp-password" )
+# Short jobs (1 to 4 s, four progress events each) so that the pipeline takes ~12 s;
+# the masked master's refresh shows its masking phases.
+/usr/bin/python3 tests/doubles/dddp/dddp_double.py --port 0 --port-file "$D/dddp.port" \
+  --password-file "$D/engine-users" --pods 6 --job-duration 2 --job-steps 4 > "$D/dddp.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$D/dddp.port" ] && break; sleep 0.1; done
+EURL="http://127.0.0.1:$(cat "$D/dddp.port")"
+curl -sS --fail --max-time 10 -X POST -H 'Content-Type: application/json' \
+  --data '{"durations": {"DB_REFRESH": 4, "JETSTREAM_USER_CONTAINER_REFRESH": 3, "JETSTREAM_USER_BOOKMARK_CREATE": 1}}' \
+  "$EURL/_double/mode" >/dev/null
+echo "Delphix engine (double) at $EURL: dSource \"Patients Prod\", VDB \"Patients Masked Master\" (masked), template \"Patients\", data pods prep1..prep6"
+
 cat > "$D/agent.conf" <<CONF
 [jenkins]
 url = $JURL
@@ -113,6 +138,10 @@ state_dir = $D/state
 envs = dev
 executors = 2
 poll_interval = 1s
+[dddp]
+url = $EURL
+user = delphix_admin
+password_file = $D/dddp-password
 [secrets]
 vault_password_file = $D/vault_password
 CONF
@@ -145,10 +174,15 @@ say "alice provisions Kafka at a tag that does not exist"
 /usr/bin/python3 scripts/demo_user.py "$JURL" alice alice-token "$D/jobs/sequences.xml" \
   job:Provision/dev/DataPipeline/Kafka dev github_release_tag=release-2.8.9 "private_inventory=$D/private" || true
 
+say "alice runs the data refresh DataRefresh/DataPipeline (the same agent, against the engine)"
+/usr/bin/python3 scripts/demo_user.py "$JURL" alice alice-token "$D/jobs/sequences.xml" \
+  job:DataRefresh/DataPipeline - "dsource=Patients Prod" || refresh=$?
+
 say "Stopping the agent (SIGTERM: it drains, then exits)"
 kill -TERM "$agent"
 for _ in $(seq 1 100); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
 wait "$agent" && echo "agent exited 0"
 say "The agent's own log"
 sed "s|$D|\$DEMO|g" "$D/agent.log"
-say "Demo finished (the Jenkins double and $D are removed)"
+say "Demo finished (the Jenkins and engine doubles and $D are removed)"
+exit "${refresh:-0}"

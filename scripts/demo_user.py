@@ -8,6 +8,9 @@ console page does), then show its result, duration, display name and
 description. Standard library only; used by scripts/demo.sh.
 
 usage: demo_user.py JENKINS_URL USER TOKEN SEQUENCES_XML SEQUENCE|job:PATH ENV NAME=VALUE...
+
+ENV replaces {env} in the paths; give "-" for operations without one
+(DataRefresh/DataPipeline).
 """
 import base64
 import json
@@ -98,6 +101,8 @@ def main(argv):
         paths = [op.get("path") for op in seq.iter("op")]
     results = []
     for path in paths:
+        if "{env}" in path and env == "-":
+            raise SystemExit("%s needs an environment" % path)
         job = path.replace("{env}", env)
         qid = trigger(j, job, params)
         print("\n%s▶ %s%s  (Build with Parameters %s → queue item %d)" %
@@ -112,7 +117,10 @@ def main(argv):
         if b["result"] != "SUCCESS" and len(paths) > 1:
             print("    the sequence stops at the first failure, as it would by hand")
             break
-    print("\n%s%s for %s%s" % (BOLD, "Sequence " + seq_name if len(paths) > 1 else "Run", env, RESET))
+    what = "Sequence " + seq_name if len(paths) > 1 else "Run"
+    if any("{env}" in p for p in paths):
+        what += " for " + env
+    print("\n%s%s%s" % (BOLD, what, RESET))
     for job, result, name, where in results:
         print("  %-45s %-8s %-22s %s" % (job, result, name, where))
     return 0 if all(r[1] == "SUCCESS" for r in results) else 1
