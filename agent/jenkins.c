@@ -864,10 +864,10 @@ int jenkins_claim(struct jenkins *j, long long id)
 
 	for (int attempt = 0; attempt < JENKINS_CLAIM_TRIES; attempt++) {
 		struct http_response r;
+		bool resent;
 
-		/* Sent once: a resend could answer 500 to our own lost 204 (http.h). */
-		http_next_fresh(j->http);
 		rc = http_request(&r, j->http, "POST", path, NULL, NULL, 0);
+		resent = r.reconnected;
 		if (rc == 0 && r.status == 204) {
 			http_response_dispose(&r);
 			goto out;
@@ -899,6 +899,16 @@ int jenkins_claim(struct jenkins *j, long long id)
 		rc = jenkins_queue_item_state(j, id, &st);
 		if (rc != 0)
 			goto out;
+		if (st != JENKINS_ITEM_QUEUED && resent) {
+			/*
+			 * The request may have gone out twice (http.h, reconnected):
+			 * the 500 may answer our own resend after a lost 204.
+			 */
+			error_set("queue item %lld: cancelItem answered 500 on a new connection; "
+				  "whether the first sending took it is unknown", id);
+			rc = DA_ERETRY;
+			goto out;
+		}
 		if (st != JENKINS_ITEM_QUEUED) {
 			error_set("queue item %lld: claimed by somebody else", id);
 			rc = DA_ECONFLICT;

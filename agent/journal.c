@@ -1,4 +1,5 @@
 /* journal.c - the runs the agent has taken on, on disk (see journal.h). */
+#define _GNU_SOURCE /* syncfs */
 #include "journal.h"
 
 #include <dirent.h>
@@ -142,6 +143,24 @@ int journal_write(struct journal *j, const struct journal_entry *e, bool durable
 		error_prefix("journal: ");
 	free(path);
 	free(text);
+	return rc;
+}
+
+int journal_sync(struct journal *j)
+{
+	int fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0) {
+		error_set_errno("journal: cannot open %s", j->dir);
+		return DA_ERROR;
+	}
+	/* The files and the directory at once: one flush of the filesystem. */
+	if (syncfs(fd) < 0) {
+		error_set_errno("journal: cannot sync %s", j->dir);
+		rc = DA_ERROR;
+	}
+	close(fd);
 	return rc;
 }
 

@@ -66,6 +66,8 @@ void journal_free(struct journal *j);
  * skip that: an fsync costs milliseconds on the claim path.
  */
 int journal_write(struct journal *j, const struct journal_entry *e, bool durable);
+/* Make every entry written so far durable (one syncfs for a batch of lazy writes). */
+int journal_sync(struct journal *j);
 /* The item's story is over: remove its entry (durable: as journal_write). Missing is fine. */
 int journal_remove(struct journal *j, long long queue_id, bool durable);
 

@@ -729,19 +729,25 @@ static bool scheduler_has_room(struct scheduler *s)
 static int scheduler_poll(struct scheduler *s)
 {
 	struct jenkins_queue q;
+	struct candidate {
+		struct jenkins_queue_item *it;
+		const struct catalog_operation *op;
+		char *env;
+	} *cand = NULL;
+	size_t ncand = 0, free_slots = 0;
 	int rc = jenkins_queue_list(s->jenkins, &q);
 
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; i < q.count; i++) {
+	for (unsigned i = 0; i < s->slot_count; i++)
+		free_slots += !s->slots[i].busy;
+	cand = xcalloc(free_slots + 1, sizeof(*cand));
+	/* First what is ours, in queue order; cancel requests are answered on the way. */
+	for (size_t i = 0; i < q.count && !*s->o->stop; i++) {
 		struct jenkins_queue_item *it = &q.items[i];
 		const struct catalog_operation *op;
-		struct slot *sl = scheduler_free_slot(s);
-		struct journal_entry je;
 		char *env = NULL, *cancel;
 
-		if (*s->o->stop)
-			break;
 		if (scheduler_has_item(s, it->id))
 			continue;
 		op = catalog_match(s->o->cat, it->full_name, &env);
@@ -758,38 +764,53 @@ static int scheduler_poll(struct scheduler *s)
 			continue;
 		}
 		free(cancel);
-		if (sl == NULL || !scheduler_has_room(s)) {
+		if (ncand == free_slots || !scheduler_has_room(s)) {
 			/* Busy or no room: later items may still be cancel requests. */
 			free(env);
 			continue;
 		}
-		je = (struct journal_entry){ .queue_id = it->id, .state = JOURNAL_CLAIMING,
-					     .job = it->full_name, .user = it->user,
-					     .params = it->params, .since_ms = time_wall_ms() };
-		/* Written before asking: if the answer is lost, the journal knows to look. */
-		if (journal_write(s->journal, &je, true) != 0) {
-			log_error("%s; claiming nothing until it can be written", error_last());
-			free(env);
-			rc = DA_ERETRY;
-			break;
-		}
-		rc = jenkins_claim(s->jenkins, it->id);
-		if (rc == DA_ECONFLICT) {
+		cand[ncand++] = (struct candidate){ it, op, env };
+	}
+	/*
+	 * Each claim is written down before it is asked for: if its answer is
+	 * lost, the journal knows to look. One sync makes the whole batch
+	 * durable (a sync per claim made a burst of claims 14 ms each).
+	 */
+	for (size_t i = 0; i < ncand && rc == 0; i++) {
+		struct journal_entry je = { .queue_id = cand[i].it->id, .state = JOURNAL_CLAIMING,
+					    .job = cand[i].it->full_name, .user = cand[i].it->user,
+					    .params = cand[i].it->params, .since_ms = time_wall_ms() };
+
+		rc = journal_write(s->journal, &je, false);
+	}
+	if (rc == 0 && ncand)
+		rc = journal_sync(s->journal);
+	if (rc != 0) {
+		log_error("%s; claiming nothing until it can be written", error_last());
+		rc = DA_ERETRY;
+		ncand = 0;
+	}
+	for (size_t i = 0; i < ncand && !*s->o->stop; i++) {
+		struct jenkins_queue_item *it = cand[i].it;
+		struct journal_entry je = { .queue_id = it->id, .state = JOURNAL_CLAIMING,
+					    .job = it->full_name, .user = it->user,
+					    .params = it->params, .since_ms = time_wall_ms() };
+		int crc = jenkins_claim(s->jenkins, it->id);
+
+		if (crc == DA_ECONFLICT) {
 			log_debug("%s", error_last());
 			error_clear();
 			/* Lazy: come back, it is reconciled as somebody else's. */
 			journal_remove(s->journal, it->id, false);
-			free(env);
-			rc = 0;
 			continue;
 		}
-		if (rc != 0) {
+		if (crc != 0) {
 			/* Unknown: the item may have been removed by our request (reconciled later). */
 			log_warn("%s", error_last());
-			free(env);
-			if (rc == DA_EAUTH)
+			if (crc == DA_EAUTH) {
+				rc = crc;
 				break;
-			rc = 0;
+			}
 			continue;
 		}
 		/* Lazy: lost, it reads as "claiming" and is reconciled; the run's "running" is durable. */
@@ -798,14 +819,16 @@ static int scheduler_poll(struct scheduler *s)
 			log_error("queue item %lld: %s", it->id, error_last());
 		log_info("claimed queue item %lld: %s for %s", it->id, it->full_name,
 			 it->user ? it->user : "an unknown user");
-		rc = scheduler_start(s, sl, it, op, env, &je);
-		if (rc != 0) {
+		if (scheduler_start(s, scheduler_free_slot(s), it, cand[i].op, cand[i].env, &je) != 0)
 			/* Claimed but cannot run: the journal entry (claimed) is found at the next start. */
 			log_error("queue item %lld claimed but not started: %s", it->id,
 				  error_last());
-			rc = 0;
-		}
+		cand[i].env = NULL;   /* the slot owns it now (or freed it) */
 	}
+	/* Candidates not asked for (a stop, a refused token): their entries are reconciled. */
+	for (size_t i = 0; i < free_slots; i++)
+		free(cand[i].env);
+	free(cand);
 	jenkins_queue_dispose(&q);
 	return rc;
 }

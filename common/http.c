@@ -43,7 +43,7 @@ struct http_client {
 	long timeout_ms;
 	size_t max_response;
 	long stream_stall_s;
-	bool fresh_next;       /* the next request opens a new connection (http_next_fresh) */
+	bool had_connection;   /* an earlier request of this client got an answer */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -141,11 +141,6 @@ int http_client_new(struct http_client **out, const struct http_client_opts *opt
 out:
 	http_client_free(c);
 	return rc;
-}
-
-void http_next_fresh(struct http_client *c)
-{
-	c->fresh_next = true;
 }
 
 void http_client_free(struct http_client *c)
@@ -361,7 +356,16 @@ static int http_perform(struct http_client *c, struct http_transfer *t, long lim
 	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
 	int rc = 0;
 
+	long connects = 0;
+
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	/*
+	 * A new connection where a kept-alive one was expected: libcurl found
+	 * the old one dead, maybe after it had sent this request on it, and
+	 * then sent it again (http.h, reconnected).
+	 */
+	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects);
+	r->reconnected = connects > 0 && c->had_connection;
 	if (t->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		error_set("%s %s: the answer is larger than the limit of %zu bytes", r->method,
 			  r->url, c->max_response);
@@ -384,6 +388,8 @@ static int http_perform(struct http_client *c, struct http_transfer *t, long lim
 		error_set("%s %s: %s", r->method, r->url, why);
 		rc = DA_ERROR;
 	}
+	if (rc == 0)
+		c->had_connection = true;
 	if (rc == 0)
 		log_debug("%s %s -> %ld (%llu ms, %zu bytes)", r->method, r->url, r->status,
 			  (unsigned long long)(time_mono_ms() - t0), r->body.len);
@@ -448,10 +454,6 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
 		goto out;
 	hdrs = http_headers_new(content_type, false);
 	cc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
-	/* Not on a reused connection: libcurl would resend the request if it turned out dead. */
-	if (cc == CURLE_OK && c->fresh_next)
-		cc = curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
-	c->fresh_next = false;
 	if (strcmp(method, "GET") == 0) {
 		if (cc == CURLE_OK)
 			cc = curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);

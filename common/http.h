@@ -54,6 +54,13 @@ struct http_response {
 	char *x_error;
 	char *x_required_permission;
 	char *content_type;
+	/*
+	 * The answer came on a new connection although the client had one:
+	 * libcurl resends a request whose kept-alive connection turned out
+	 * dead, so the server may have received it twice. For a request that
+	 * must not count twice (a claim) the answer is then ambiguous.
+	 */
+	bool reconnected;
 };
 
 /* Create a client; copies every string of opts. DA_EINVALID on a bad URL. */
@@ -79,15 +86,6 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
  * of the body, or -1 to abort the request. It may block: each call that
  * returns bytes becomes one HTTP chunk on the wire at once.
  */
-/*
- * The next http_request opens a new connection. For a request that must
- * not be sent twice: on a reused keep-alive connection that the server
- * closed meanwhile, libcurl resends a request that got no answer, so a
- * cancelItem whose 204 was lost would come back as a 500 to its own
- * resend, and the caller would take its own claim for somebody else's.
- */
-void http_next_fresh(struct http_client *c);
-
 typedef ssize_t http_stream_read_cb(char *buf, size_t len, void *payload);
 
 /*
