@@ -327,6 +327,7 @@ static int check_dddp(const struct config *cfg)
 		o.url = cfg->dddp.url;
 		o.user = cfg->dddp.user;
 		o.password = password;
+		o.ca_file = cfg->dddp.ca_file;
 		o.boot_wait_ms = 5000;
 		rc = dddp_new(&d, &o);
 		memset(password, 0, strlen(password));

@@ -555,6 +555,7 @@ static int dddp_action(struct run *run, struct console *con, struct dddp **sessi
 		o.url = cfg->dddp.url;
 		o.user = cfg->dddp.user;
 		o.password = run->dddp_password;
+		o.ca_file = cfg->dddp.ca_file;
 		o.cancel_fd = cancel_fd;
 		o.progress = on_dddp_progress;
 		o.note = on_dddp_note;

@@ -86,6 +86,7 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY("dddp", "url", CONFIG_URL, dddp.url),
 	CONFIG_KEY("dddp", "user", CONFIG_OPTIONAL, dddp.user),
 	CONFIG_KEY("dddp", "password_file", CONFIG_FILE, dddp.password_file),
+	CONFIG_KEY("dddp", "ca_file", CONFIG_OPTIONAL, dddp.ca_file),
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -973,6 +974,7 @@ void config_dispose(struct config *cfg)
 	free(cfg->dddp.url);
 	free(cfg->dddp.user);
 	free(cfg->dddp.password_file);
+	free(cfg->dddp.ca_file);
 	for (size_t i = 0; i < cfg->secret_count; i++) {
 		free(cfg->secrets[i].name);
 		free(cfg->secrets[i].path);

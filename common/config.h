@@ -29,7 +29,7 @@
  *   [agent]   catalog, state_dir, executors, poll_interval, envs, log_level,
  *             stop_grace, min_free_mb, keep_runs_mb, claim_reconcile
  *   [git]     cache_dir
- *   [dddp]    url, user, password_file
+ *   [dddp]    url, user, password_file, ca_file
  *   [secrets] <name>_file = /path   (secrets the catalog's steps ask for)
  */
 #ifndef DA_CONFIG_H
@@ -77,6 +77,7 @@ struct config {
 		char *url;
 		char *user;
 		char *password_file;
+		char *ca_file;    /* CA bundle of the engine's https; NULL: the system store */
 	} dddp;
 	struct config_secret_file *secrets; /* [secrets] section */
 	size_t secret_count;
