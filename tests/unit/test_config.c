@@ -358,6 +358,22 @@ static void test_config__validates_values(void **state)
 	check_set(&cfg, "agent", "executors", "99999999999999999999999", DA_EINVALID, NULL);
 	check_set(&cfg, "agent", "executors", "64", 0, NULL);
 	assert_int_equal(cfg.agent.executors, 64);
+
+	/* The agent's limits: defaults, durations and sizes in MiB. */
+	assert_int_equal(cfg.agent.stop_grace_ms, 600000);
+	assert_int_equal(cfg.agent.min_free_mb, 64);
+	assert_int_equal(cfg.agent.keep_runs_mb, 2048);
+	assert_int_equal(cfg.agent.claim_reconcile_ms, 120000);
+	check_set(&cfg, "agent", "stop_grace", "30s", 0, NULL);
+	assert_int_equal(cfg.agent.stop_grace_ms, 30000);
+	check_set(&cfg, "agent", "claim_reconcile", "2h", DA_EINVALID, NULL);
+	check_set(&cfg, "agent", "min_free_mb", "0", 0, NULL);
+	assert_int_equal(cfg.agent.min_free_mb, 0);
+	check_set(&cfg, "agent", "keep_runs_mb", "1048577", DA_EINVALID,
+		  "--flag: [agent] keep_runs_mb: '1048577' is not a number of MiB between 0 and 1048576");
+	check_set(&cfg, "agent", "min_free_mb", "64M", DA_EINVALID, NULL);
+	check_set(&cfg, "dddp", "ca_file", "/etc/ca.pem", 0, NULL);
+	assert_string_equal(cfg.dddp.ca_file, "/etc/ca.pem");
 	check_set(&cfg, "agent", "executors", "1", 0, NULL);
 	assert_int_equal(cfg.agent.executors, 1);
 
