@@ -1006,7 +1006,8 @@ static void scheduler_prune_runs(struct scheduler *s, const struct journal_entry
 	}
 	if (d)
 		closedir(d);
-	qsort(f, count, sizeof(*f), spool_file_cmp);
+	if (count > 1)
+		qsort(f, count, sizeof(*f), spool_file_cmp);
 	for (size_t i = 0; i < count; i++) {
 		total += f[i].size;
 		if (total > keep && unlink(f[i].path) == 0)
