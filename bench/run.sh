@@ -64,3 +64,6 @@ bench/bench_data_refresh.sh "$B" 3
 # 6. Log throughput through the agent's path into a byte-counting sink, against
 #    the same child alone; a slow sink; the Jenkins double's own decode rate.
 bench/bench_log.sh "$B"
+# 7. The idle agent: 2 s poll, 100 foreign items; private dirty memory and RSS
+#    against a program of the same four libraries after one request; CPU.
+bench/bench_idle.sh "$B" 60
