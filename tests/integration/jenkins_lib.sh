@@ -146,9 +146,10 @@ check_record() {
   local n=$1 q=$2 want=$3
   jstate > "$T/state.json"
   /usr/bin/python3 - "$T/state.json" "$q" "$T/state/printed-$n" "$want" "$T/state/runs" <<'PY' || fail "record of run $1"
-import glob, json, sys
+import glob, json, os, sys
 s = json.load(open(sys.argv[1])); q, want = sys.argv[2], sys.argv[4]
-printed = open(sys.argv[3]).read().splitlines()
+# Killed before the child printed anything, there is no file: nothing was printed.
+printed = open(sys.argv[3]).read().splitlines() if os.path.exists(sys.argv[3]) else []
 runs = s["jobs"]["Provision/dev/DataPipeline/Talk-runs"]["runs"]
 mine = [r for r in runs if (r["displayName"] or "").startswith("#%s " % q)]
 assert len(mine) == 1, "%d complete records of queue %s: %s" % (len(mine), q, [r["displayName"] for r in runs])
