@@ -71,6 +71,7 @@ for t in "${targets[@]}"; do
   work=build-fuzz/corpus/$t
   crashes=build-fuzz/crashes/$t
   mkdir -p "$work" "$crashes"
+  before=$(ls "$crashes")
   opts=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
   [ -f "tests/fuzz/$t.dict" ] && opts+=(-dict="tests/fuzz/$t.dict")
   # -jobs=1 would still fork a worker; ask for jobs only when there are several.
@@ -90,9 +91,11 @@ for t in "${targets[@]}"; do
   grep -E '^#[0-9]+ +DONE|ERROR: |SUMMARY: |check failed|stat::number_of_executed_units|Test unit written' \
     "build-fuzz/$t.log" | tail -n 12 || true
   [ "$rc" -eq 0 ] || failed+=("$t")
-  if [ -n "$(ls -A "$crashes")" ]; then
-    echo "!! $t: findings in $crashes:"
-    ls -l "$crashes"
+  # Only what this run found: earlier findings stay in $crashes until removed.
+  found=$(comm -13 <(echo "$before") <(ls "$crashes"))
+  if [ -n "$found" ]; then
+    echo "!! $t: new findings in $crashes:"
+    echo "$found" | sed 's/^/   /'
     [[ " ${failed[*]} " == *" $t "* ]] || failed+=("$t")
   fi
   if [ "$merge" -eq 1 ]; then
