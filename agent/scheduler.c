@@ -1127,6 +1127,9 @@ int scheduler_run(const struct scheduler_opts *o)
 		log_warn("ended %d processes left by an earlier agent's runs", killed);
 	rc = proc_set_registry(procs);
 	free(procs);
+	/* Processes that leave their group (setsid) come back to us when orphaned. */
+	if (rc == 0 && proc_set_subreaper() != 0)
+		log_warn("%s: a process a step detaches may outlive its run", error_last());
 	if (rc == 0)
 		rc = jenkins_open_config(&s.jenkins, cfg, o->envp, o->jenkins_wait_ms, o->stop);
 	if (rc != 0) {
@@ -1187,8 +1190,13 @@ int scheduler_run(const struct scheduler_opts *o)
 			next_reconcile = now + reconcile_every;
 		}
 		if (now >= next_poll) {
-			int prc = scheduler_node_tick(&s, stopping);
+			/* Orphans a run left (setsid'd helpers): reaped, and ended once no run goes on. */
+			int swept = proc_sweep_orphans(running == 0);
+			int prc;
 
+			if (swept > 0 && running == 0)
+				log_info("ended or reaped %d processes that runs had detached", swept);
+			prc = scheduler_node_tick(&s, stopping);
 			if (prc == 0 && !stopping && !s.drained_by_user)
 				prc = scheduler_poll(&s);
 			if (prc == DA_EAUTH) {
@@ -1209,6 +1217,7 @@ int scheduler_run(const struct scheduler_opts *o)
 		}
 		scheduler_wait(&s, next_poll);
 	}
+	proc_sweep_orphans(true);
 	/* Leave a message that says the agent is gone, unless a person's message is there. */
 	if (!s.drained_by_user && jenkins_node_set_message(s.jenkins, cfg->jenkins.node,
 							   "stopped") != 0)

@@ -435,6 +435,119 @@ static int proc_wait(struct proc_wait *w, struct proc_result *r,
 	}
 }
 
+/* ------------------------------------------- leaders, orphans, reaping */
+
+/*
+ * The leaders proc_run has forked and not yet reaped. A sweep for orphans
+ * must never take one of them: a leader is added under this lock in the
+ * same breath as its fork, and removed once reaped.
+ */
+static pthread_mutex_t proc_leaders_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *proc_leaders;
+static size_t proc_nleaders, proc_leaders_cap;
+
+static void proc_leader_add(pid_t pid)
+{
+	if (proc_nleaders == proc_leaders_cap) {
+		proc_leaders_cap = proc_leaders_cap ? proc_leaders_cap * 2 : 16;
+		proc_leaders = xreallocarray(proc_leaders, proc_leaders_cap, sizeof(*proc_leaders));
+	}
+	proc_leaders[proc_nleaders++] = pid;
+}
+
+static void proc_leader_remove(pid_t pid)
+{
+	pthread_mutex_lock(&proc_leaders_lock);
+	for (size_t i = 0; i < proc_nleaders; i++) {
+		if (proc_leaders[i] == pid) {
+			proc_leaders[i] = proc_leaders[--proc_nleaders];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&proc_leaders_lock);
+}
+
+static bool proc_leader_has(pid_t pid)
+{
+	for (size_t i = 0; i < proc_nleaders; i++)
+		if (proc_leaders[i] == pid)
+			return true;
+	return false;
+}
+
+int proc_set_subreaper(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0) {
+		error_set_errno("cannot become the subreaper of the runs' processes");
+		return DA_ERROR;
+	}
+	return 0;
+}
+
+/* Field 3 (state) and 4 (ppid) of /proc/<pid>/stat; false when gone. */
+static bool proc_state_ppid(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], buf[512];
+	const char *p;
+	ssize_t n;
+	long pp;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%c %ld", state, &pp) != 2)
+		return false;
+	*ppid = (pid_t)pp;
+	return true;
+}
+
+int proc_sweep_orphans(bool kill_live)
+{
+	pid_t self = getpid();
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	pthread_mutex_lock(&proc_leaders_lock);
+	d = opendir("/proc");
+	while (d && (e = readdir(d)) != NULL) {
+		char *end, state;
+		long pid = strtol(e->d_name, &end, 10);
+		pid_t ppid;
+		int status;
+
+		if (*end != '\0' || pid <= 1 || !proc_state_ppid((pid_t)pid, &state, &ppid) ||
+		    ppid != self || proc_leader_has((pid_t)pid))
+			continue;
+		if (state != 'Z') {
+			if (!kill_live)
+				continue;
+			/* Its group too: it may have started helpers of its own. */
+			kill(-(pid_t)pid, SIGKILL);
+			kill((pid_t)pid, SIGKILL);
+		}
+		/* Ours to reap: it is a child of ours and no proc_run waits for it. */
+		for (int i = 0; i < 100; i++) {
+			if (waitpid((pid_t)pid, &status, WNOHANG) != 0)
+				break;
+			nanosleep(&(struct timespec){ 0, 10000000L }, NULL);
+		}
+		n++;
+	}
+	if (d)
+		closedir(d);
+	pthread_mutex_unlock(&proc_leaders_lock);
+	return n;
+}
+
 /* Fork and exec; on success *pid is the started child (its group leader). */
 static int proc_start(pid_t *pid, struct proc_result *out,
 		      const struct proc_opts *opts, int out_pipe[2])
@@ -474,10 +587,15 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 	/* No handler of ours may run in the child before it resets them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* A leader is known as one from its first instant (proc_sweep_orphans). */
+	pthread_mutex_lock(&proc_leaders_lock);
 	child = fork();
 	if (child == 0)
 		proc_child(&sp);
 	saved = errno;
+	if (child > 0)
+		proc_leader_add(child);
+	pthread_mutex_unlock(&proc_leaders_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (child < 0) {
 		errno = saved;
@@ -496,6 +614,7 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 		int status;
 
 		(void)proc_reap(child, &status);
+		proc_leader_remove(child);
 		*pid = -1;
 		err = rep.err == ENOENT || rep.err == ENOTDIR ||
 		      (rep.stage == PROC_STAGE_EXEC && rep.err == EACCES) ?
@@ -650,7 +769,7 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 	int out_pipe[2] = { -1, -1 };
 	char *chunk = NULL;
 	uint64_t start = time_mono_ms();
-	int err = DA_ERROR, status = 0;
+	int err = DA_ERROR, err2, status = 0;
 	pid_t pid = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -696,7 +815,9 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 	/* Once more, for members that closed stdout but stayed (see the top). */
 	proc_signal_group(pid, SIGKILL);
 	proc_register(pid, false);
-	if (proc_reap(pid, &status) < 0) {
+	err2 = proc_reap(pid, &status);
+	proc_leader_remove(pid);
+	if (err2 < 0) {
 		/* ECHILD: someone set SIGCHLD to SIG_IGN; the status is lost. */
 		if (err == 0)
 			error_set_errno("cannot reap '%s' (pid %ld)", opts->argv[0], (long)pid);

@@ -81,6 +81,19 @@ int proc_set_registry(const char *dir);
 /* Kill leftovers of registered groups; the number of processes killed, or DA_E*. */
 int proc_kill_registered(const char *dir);
 
+/*
+ * Processes that leave their group (setsid, a double fork) escape the
+ * group kill. With the agent as their subreaper (proc_set_subreaper) they
+ * become its children when their parent dies, instead of init's, and
+ * proc_sweep_orphans finds them: every child of ours that no proc_run is
+ * waiting for. Zombies among them are reaped; with kill_live the living
+ * ones (and their groups) get SIGKILL and are reaped too. Call it with
+ * kill_live only when no run is going, or it would end another run's
+ * daemon. Returns how many it reaped.
+ */
+int proc_set_subreaper(void);
+int proc_sweep_orphans(bool kill_live);
+
 /* Tests only: when true, wait as if pidfd_open were missing (waitid polling). */
 extern bool proc__no_pidfd;
 

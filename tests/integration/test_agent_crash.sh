@@ -7,6 +7,18 @@
 . "$(dirname "$0")/jenkins_lib.sh"
 
 talk_operation
+cat > "$T/jobs/escape.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<operation path="Provision/{env}/DataPipeline/Escape" display-name="Escape">
+  <parameters><param name="n" default="0"/></parameters>
+  <steps><step name="detach" shell="true"><script>
+    # Leaves its process group: the group kill at the step's end cannot reach it.
+    setsid /bin/sh -c 'echo $$ > "$STATE_DIR/escaped"; exec sleep 300' >/dev/null 2>&amp;1 &amp;
+    sleep 0.5
+    echo "detached $(cat "$STATE_DIR/escaped")"
+  </script></step></steps>
+</operation>
+XML
 start_jenkins
 JOB_PARAMS="n lines" create_job_tree Provision/dev/DataPipeline/Talk
 agent_config
@@ -65,6 +77,20 @@ check_record 4 "$q" SUCCESS
 assert_eq "#$q (no tag)" "$(jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['displayName']")" "name of the recovered finished run"
 stop_agent
 pass "SIGKILL after the run finished, record not sent: recorded at restart with its own result"
+
+# A process a step detached (setsid) comes back to the agent (its subreaper) and
+# is ended once no run goes on.
+JOB_PARAMS=n create_job_tree Provision/dev/DataPipeline/Escape
+start_agent
+q=$(trigger Provision/dev/DataPipeline/Escape n=1)
+ER="s['jobs']['Provision/dev/DataPipeline/Escape-runs']['runs']"
+wait_for 20 "len($ER) == 1 and not $ER[0]['building']" || { cat "$T/agent.log"; fail "the escape run was not recorded"; }
+esc=$(cat "$T/state/escaped")
+for _ in $(seq 1 100); do dead "$esc" && break; sleep 0.1; done
+dead "$esc" || fail "the detached process $esc outlived its run"
+assert_contains "$T/agent.log" "processes that runs had detached"
+stop_agent
+pass "a process a step detached with setsid is ended after its run"
 
 # A second agent on the same state_dir is refused.
 start_agent

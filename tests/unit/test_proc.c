@@ -848,6 +848,42 @@ static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
 	free(env_reg);
 }
 
+/* A process that left its group (setsid) survives the group kill; as its subreaper we end it. */
+static void test_proc__sweep_ends_escaped_orphans(void **state)
+{
+	/*
+	 * The escaped process says its own pid ($$ survives the exec); the step
+	 * lingers a moment so that setsid has left the group before the group
+	 * kill at the step's end.
+	 */
+	const char *argv[] = { "/bin/sh", "-c",
+			       "setsid /bin/sh -c 'echo $$; exec sleep 300 >/dev/null 2>&1' & sleep 0.5",
+			       NULL };
+	struct proc_opts o = PROC_OPTS_INIT;
+	struct proc_result r;
+	struct capture out = { 0 };
+	pid_t escaped;
+
+	(void)state;
+	assert_int_equal(proc_set_subreaper(), 0);
+	(void)proc_sweep_orphans(false);                 /* earlier tests' zombies, if any */
+	o.argv = argv;
+	o.envp = test_env;
+	o.on_output = capture_cb;
+	o.payload = &out;
+	assert_int_equal(proc_run(&r, &o), 0);
+	assert_non_null(out.data);
+	escaped = (pid_t)atol(out.data);
+	assert_true(escaped > 1);
+	assert_int_equal(kill(escaped, 0), 0);           /* outside the group: still alive */
+	(void)proc_sweep_orphans(false);                 /* reaps zombies only */
+	assert_int_equal(kill(escaped, 0), 0);           /* alive and not told to kill */
+	assert_true(proc_sweep_orphans(true) >= 1);      /* ours now (subreaper): ended and reaped */
+	assert_int_equal(kill(escaped, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	capture_dispose(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -871,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_proc__cancel_via_eventfd),
 		cmocka_unit_test(test_proc__works_without_pidfd),
 		cmocka_unit_test(test_proc__registry_records_groups_and_kills_leftovers),
+		cmocka_unit_test(test_proc__sweep_ends_escaped_orphans),
 		cmocka_unit_test(test_proc__no_fd_leak),
 		cmocka_unit_test(test_proc__parallel_runs_overlap),
 		cmocka_unit_test(test_proc__leaves_no_zombies),
