@@ -10,7 +10,7 @@
 #   --merge     afterwards, add the inputs found that reach new code to
 #               tests/fuzz/corpus/<target>/ (libFuzzer -merge=1 keeps only
 #               those, the smallest first); review and commit them
-#   TARGET      catalog config record record_parse redact (default: all)
+#   TARGET      catalog config record record_parse redact queue (default: all)
 #
 # New inputs are kept in build-fuzz/corpus/<target>/ (the committed corpus
 # is only read), crashes in build-fuzz/crashes/<target>/. To reproduce one:
