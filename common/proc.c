@@ -86,6 +86,7 @@ struct proc_spawn {
 	int status_w;       /* write end of the status pipe (CLOEXEC) */
 	pid_t parent;
 	int fd_max;         /* close loop bound when close_range is missing */
+	int go_r;           /* read end of the go pipe: the parent has registered the group */
 };
 
 /* The waiting state of one started child. */
@@ -222,6 +223,19 @@ static void __attribute__((noreturn)) proc_child(const struct proc_spawn *s)
 
 	/* Own group, so timeouts and cancels reach grandchildren too. */
 	setpgid(0, 0);
+
+	/*
+	 * Nothing of the step runs before the parent has written the group
+	 * down (proc_set_registry): a crash of the agent in between would
+	 * otherwise leave what the step starts unknown to the next agent. If
+	 * the parent dies first, PDEATHSIG ends this wait.
+	 */
+	if (s->go_r >= 0) {
+		char go;
+
+		while (read(s->go_r, &go, 1) < 0 && errno == EINTR)
+			;
+	}
 
 	/*
 	 * Ignored signals stay ignored across exec (the agent ignores
@@ -548,6 +562,8 @@ int proc_sweep_orphans(bool kill_live)
 	return n;
 }
 
+static void proc_register(pid_t pgid, bool add);
+
 /* Fork and exec; on success *pid is the started child (its group leader). */
 static int proc_start(pid_t *pid, struct proc_result *out,
 		      const struct proc_opts *opts, int out_pipe[2])
@@ -557,7 +573,7 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 	struct proc_spawn sp;
 	struct proc_report rep;
 	sigset_t all, old;
-	int st_pipe[2] = { -1, -1 };
+	int st_pipe[2] = { -1, -1 }, go[2] = { -1, -1 };
 	char *path = NULL;
 	long open_max;
 	int err = DA_ERROR, saved;
@@ -570,7 +586,7 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 		goto out;
 	}
 	/* CLOEXEC: another thread's child must not keep our pipes open. */
-	if (pipe2(st_pipe, O_CLOEXEC) < 0) {
+	if (pipe2(st_pipe, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
 		error_set_errno("cannot run '%s': pipe", name);
 		goto out;
 	}
@@ -583,6 +599,7 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 	sp.status_w = st_pipe[1];
 	sp.parent = getpid();
 	sp.fd_max = open_max < 0 || open_max > PROC_FD_CAP ? PROC_FD_CAP : (int)open_max;
+	sp.go_r = go[0];
 
 	/* No handler of ours may run in the child before it resets them. */
 	sigfillset(&all);
@@ -607,6 +624,12 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 	out->pid = child;
 	/* The child does this too; whoever runs first wins the race to kill(-pid). */
 	setpgid(child, child);
+	/* Written down before the child may start anything (it waits for go). */
+	proc_register(child, true);
+	if (write(go[1], "g", 1) != 1)
+		(void)0;   /* the child is gone already: its report says why */
+	proc_close(&go[0]);
+	proc_close(&go[1]);
 
 	proc_close(&out_pipe[1]);
 	proc_close(&st_pipe[1]);
@@ -615,6 +638,7 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 
 		(void)proc_reap(child, &status);
 		proc_leader_remove(child);
+		proc_register(child, false);
 		*pid = -1;
 		err = rep.err == ENOENT || rep.err == ENOTDIR ||
 		      (rep.stage == PROC_STAGE_EXEC && rep.err == EACCES) ?
@@ -642,6 +666,8 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 out:
 	proc_close(&st_pipe[0]);
 	proc_close(&st_pipe[1]);
+	proc_close(&go[0]);
+	proc_close(&go[1]);
 	free(path);
 	return err;
 }
@@ -793,7 +819,6 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 	err = proc_start(&pid, out, opts, out_pipe);
 	if (err < 0)
 		goto out;
-	proc_register(pid, true);
 
 	w.pid = pid;
 	w.out_fd = out_pipe[0];
