@@ -651,11 +651,14 @@ static bool record_java_parse_long(const char *s, long long min, long long max, 
 		return false;
 	lim = neg ? (unsigned long long)-(min + 1) + 1 : (unsigned long long)max;
 	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
 		if (*s < '0' || *s > '9')
 			return false;
-		v = v * 10 + (unsigned)(*s - '0');
-		if (v > lim)
+		/* Checked before the product: v * 10 could wrap past 2^64 back into range. */
+		if (v > (lim - d) / 10)
 			return false;
+		v = v * 10 + d;
 	}
 	*out = neg ? (long long)(0 - v) : (long long)v;
 	return true;

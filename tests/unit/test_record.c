@@ -362,6 +362,9 @@ static void test_record__parse_refuses_what_jenkins_fails(void **state)
 		HEAD "\x01</log><result>0</result></run>",
 		HEAD "</log><result>0</result><duration>abc</duration></run>",
 		HEAD "</log><result>0</result><duration>9223372036854775808</duration></run>",
+		/* 2^64 and 2^64 + 1: wrapped past the range back to 0 and 1 before the fix. */
+		HEAD "</log><result>0</result><duration>18446744073709551616</duration></run>",
+		HEAD "</log><result>0</result><duration>18446744073709551617</duration></run>",
 		HEAD "</log><result><x/></result></run>",
 		HEAD "</log><result>0</result></runs>",
 		HEAD "</log>junk<result>0</result></run>",
