@@ -472,13 +472,69 @@ static bool check_op_path(struct loader *ld, int line, const char *path)
 	return ok;
 }
 
-/* Does the whole of value match the POSIX ERE? -1 if it does not compile. */
-static int ere_full_match(const char *ere, const char *value, char *err, size_t errlen)
-{
-	char *anchored = xasprintf("^(%s)$", ere);
-	regex_t re;
-	int rc = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
+/* The longest <param pattern> the loader takes: a parameter pattern is a short shape. */
+#define CATALOG_PATTERN_MAX 512
 
+/*
+ * Refuse what would make glibc's regcomp blow up: a quantifier right after
+ * a quantifier ("a++++"), whose compiled tree grows about 4x per pair (20
+ * of them took 0.7 GB; found by fuzz/catalog), and overlong patterns.
+ */
+static bool pattern_is_tame(const char *ere, char *err, size_t errlen)
+{
+	bool in_bracket = false, after_quantifier = false;
+
+	if (strlen(ere) > CATALOG_PATTERN_MAX) {
+		snprintf(err, errlen, "longer than %d characters", CATALOG_PATTERN_MAX);
+		return false;
+	}
+	for (const char *c = ere; *c; c++) {
+		bool quantifier;
+
+		if (in_bracket) {
+			/* "[]...]" and "[^]...]": a ']' first is a member, not the end. */
+			if (*c == ']' && c[-1] != '[' && !(c[-1] == '^' && c[-2] == '['))
+				in_bracket = false;
+			continue;
+		}
+		if (*c == '\\' && c[1]) {
+			c++;
+			after_quantifier = false;
+			continue;
+		}
+		if (*c == '[') {
+			in_bracket = true;
+			after_quantifier = false;
+			continue;
+		}
+		quantifier = *c == '*' || *c == '+' || *c == '?' || *c == '{';
+		if (quantifier && after_quantifier) {
+			snprintf(err, errlen, "a quantifier follows a quantifier at offset %ld; write "
+				 "one quantifier (or a group)", (long)(c - ere));
+			return false;
+		}
+		if (*c == '{') {
+			/* The whole interval "{m,n}" is the one quantifier. */
+			while (c[1] && c[1] != '}')
+				c++;
+			if (c[1] == '}')
+				c++;
+		}
+		after_quantifier = quantifier;
+	}
+	return true;
+}
+
+int catalog_pattern_match(const char *ere, const char *value, char *err, size_t errlen)
+{
+	char *anchored;
+	regex_t re;
+	int rc;
+
+	if (!pattern_is_tame(ere, err, errlen))
+		return -1;
+	anchored = xasprintf("^(%s)$", ere);
+	rc = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
 	free(anchored);
 	if (rc != 0) {
 		regerror(rc, &re, err, errlen);
@@ -552,7 +608,7 @@ static void build_params(struct loader *ld, struct catalog_operation *op, const 
 		}
 		if (p->pattern) {
 			char err[128];
-			int m = ere_full_match(p->pattern, p->default_value, err, sizeof(err));
+			int m = catalog_pattern_match(p->pattern, p->default_value, err, sizeof(err));
 
 			if (m < 0)
 				lerr(ld, ld->file, line, "parameter \"%s\": pattern \"%s\": %s",
@@ -561,7 +617,7 @@ static void build_params(struct loader *ld, struct catalog_operation *op, const 
 				lerr(ld, ld->file, line, "parameter \"%s\": default \"%s\" does not match "
 				     "its pattern \"%s\"", p->name, p->default_value, p->pattern);
 			for (size_t j = 0; m >= 0 && j < nc; j++)
-				if (!ere_full_match(p->pattern, p->choices[j], err, sizeof(err)))
+				if (!catalog_pattern_match(p->pattern, p->choices[j], err, sizeof(err)))
 					lerr(ld, ld->file, line, "parameter \"%s\": choice \"%s\" does not "
 					     "match its pattern", p->name, p->choices[j]);
 		}

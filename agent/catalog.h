@@ -187,6 +187,13 @@ const struct catalog_operation *catalog_match(const struct catalog *cat, const c
 					      char **env_out);
 
 /* The parameter the ref comes from, or NULL. */
+/*
+ * Does the whole of value match the POSIX ERE (a <param pattern>)? 1 or 0;
+ * -1 with the reason in err when the pattern is refused: it does not
+ * compile, is longer than 512 characters, or stacks quantifiers ("a++"),
+ * which makes glibc's regcomp take gigabytes.
+ */
+int catalog_pattern_match(const char *ere, const char *value, char *err, size_t errlen);
 const struct catalog_param *catalog_ref_param(const struct catalog_operation *op);
 const struct catalog_param *catalog_param_find(const struct catalog_operation *op, const char *name);
 const struct catalog_sequence *catalog_sequence_find(const struct catalog *cat, const char *name);

@@ -287,20 +287,15 @@ static int check_one_param(const struct catalog_operation *op,
 		return DA_EINVALID;
 	}
 	if (param->pattern) {
-		char *anchored = xasprintf("^(%s)$", param->pattern);
-		regex_t re;
-		int rc;
+		char err[128];
+		int rc = catalog_pattern_match(param->pattern, value, err, sizeof(err));
 
-		rc = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
-		free(anchored);
-		if (rc != 0) {
-			error_set("parameter '%s' of %s has a bad pattern '%s'", param->name,
-				  op->path, param->pattern);
+		if (rc < 0) {
+			error_set("parameter '%s' of %s has a bad pattern '%s': %s", param->name,
+				  op->path, param->pattern, err);
 			return DA_EINVALID;
 		}
-		rc = regexec(&re, value, 0, NULL, 0);
-		regfree(&re);
-		if (rc != 0) {
+		if (rc == 0) {
 			/* Secret values stay out of messages. */
 			error_set("parameter '%s' of %s: %s%s%s does not match %s", param->name,
 				  op->path, param->secret ? "" : "'",

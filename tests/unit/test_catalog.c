@@ -658,6 +658,11 @@ static void test_catalog__other_semantic_errors(void **state)
 		{ "<parameters>\n<param name=\"r\" default=\"a b\" pattern=\"[a-z]+\"/></parameters>"
 		  "<steps><step name=\"s\"><arg>x</arg></step></steps>", 4, "does not match" },
 		{ "<steps>\n<step name=\"s\" shell=\"true\"><arg>x</arg></step></steps>", 4, "<script>" },
+		/* Stacked quantifiers make regcomp take gigabytes: refused, not compiled. */
+		{ "<parameters>\n<param name=\"r\" pattern=\"[a-z]++++++++++++++++++++++++\"/></parameters>"
+		  "<steps><step name=\"s\"><arg>x</arg></step></steps>", 4, "a quantifier follows a quantifier" },
+		{ "<parameters>\n<param name=\"r\" pattern=\"a{2}*\"/></parameters>"
+		  "<steps><step name=\"s\"><arg>x</arg></step></steps>", 4, "a quantifier follows a quantifier" },
 	};
 
 	(void)state;
