@@ -222,8 +222,8 @@ static void *slot_thread(void *arg)
 		/* Parameters the catalog marks secret are masked from the first byte on. */
 		for (size_t i = 0; i < sl->item.param_count; i++) {
 			const char *p = sl->item.params[i], *eq = strchr(p, '=');
-			char *name = xstrndup(p, (size_t)(eq - p));
-			const struct catalog_param *cp = catalog_param_find(sl->op, name);
+			char *name = eq ? xstrndup(p, (size_t)(eq - p)) : NULL;
+			const struct catalog_param *cp = name ? catalog_param_find(sl->op, name) : NULL;
 
 			if (cp && cp->secret)
 				redact_add_str(s->o->redactor, eq + 1);

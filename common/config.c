@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "redact.h"
 #include "fsutil.h"
 #include "xmalloc.h"
 
@@ -939,6 +940,12 @@ int config_read_secret(char **out, const char *what, const char *path,
 	*out = xstrndup(data, len);
 	rc = 0;
 out:
+	/*
+	 * Every secret read is masked from then on, wherever it was read
+	 * (a step's secret file changes while the agent runs, too).
+	 */
+	if (rc == 0 && redact_global())
+		redact_add_str(redact_global(), *out);
 	if (data) {
 		explicit_bzero(data, CONFIG_SECRET_MAX + 1);
 		free(data);
