@@ -1220,7 +1220,8 @@ done:
 	out->duration_ms = (unsigned long)(time_mono_ms() - start);
 	if (out->result != RUN_SUCCESS && out->summary[0])
 		console_printf(&run.console, "ERROR: %s\n", out->summary);
-	console_printf(&run.console, "Finished: %s (%s)\n", run_result_name(out->result),
+	console_printf(&run.console, "%s: %s (%s)\n", opts->in_record ? "Result" : "Finished",
+		       run_result_name(out->result),
 		       time_format_duration(took, sizeof(took), out->duration_ms));
 	dddp_free(run.dddp);
 	if (run.dddp_password) {

@@ -55,6 +55,8 @@ struct run_opts {
 	char *const *agent_envp;   /* the agent's environment */
 	struct spool *console;
 	int cancel_fd;             /* readable => cancel the run; -1 = none */
+	bool in_record;            /* the console is a Jenkins record, which ends with Jenkins'
+				    * own "Finished: X": the last line says "Result: X" instead */
 };
 
 struct run_outcome {

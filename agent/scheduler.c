@@ -254,6 +254,7 @@ static void *slot_thread(void *arg)
 	ro.agent_envp = s->o->envp;
 	ro.console = sp;
 	ro.cancel_fd = sl->cancel_fd;
+	ro.in_record = true;
 	/* A child's output that could not be written fails the run as surely as the console. */
 	if (run_execute(&oc, &ro) != 0 || spool_check(sp) != 0) {
 		/* The spool cannot take more (a full disk): say it where it can still be said. */

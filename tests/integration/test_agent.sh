@@ -85,6 +85,9 @@ jpy "$RUNS[0]['log']" > "$T/log1"
 assert_contains "$T/log1" "claimed queue item $q of Provision/dev/DataPipeline/Kafka, triggered by alice"
 assert_contains "$T/log1" "version first"
 assert_contains "$T/log1" "after the go"
+# One "Finished:" line, Jenkins' own; the agent's last line says "Result:".
+assert_contains "$T/log1" "Result: SUCCESS ("
+assert_eq 1 "$(grep -c '^Finished:' "$T/log1")" "Finished: lines in the record"
 # Items of other jobs and of environments not served stay queued.
 assert_eq "True" "$(jpy "sorted(i['id'] for i in s['queue']) == sorted([$other, $prod])")" "foreign items left in the queue"
 pass "a claimed run streams its log live and ends with result, display name and description"
