@@ -9,7 +9,7 @@
  *
  * Everything it has to say goes to the console spool: step headers and
  * times, every byte the children print (lines of a parallel branch
- * prefixed "[branch] "), errors, and "Finished: RESULT". The caller
+ * prefixed "[branch] "), errors, and "Finished: RESULT" ("Result: RESULT" in_record). The caller
  * follows the spool to show it (a terminal, a Jenkins record).
  *
  * A step is a child process or an action of the Delphix engine
