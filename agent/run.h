@@ -9,8 +9,9 @@
  *
  * Everything it has to say goes to the console spool: step headers and
  * times, every byte the children print (lines of a parallel branch
- * prefixed "[branch] "), errors, and "Finished: RESULT" ("Result: RESULT" in_record). The caller
- * follows the spool to show it (a terminal, a Jenkins record).
+ * prefixed "[branch] "), errors, and "Finished: RESULT" ("Result: RESULT"
+ * with in_record). The caller follows the spool to show it (a terminal, a
+ * Jenkins record).
  *
  * A step is a child process or an action of the Delphix engine
  * (agent/dddp.c) named in the config's [dddp] section. The engine's jobs
