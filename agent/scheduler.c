@@ -25,6 +25,7 @@
 #include "run.h"
 #include "sdnotify.h"
 #include "spool.h"
+#include "sync.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -418,49 +419,18 @@ fail:
 
 /* --------------------------------------------------------------- node */
 
-static void scheduler_node_spec(struct scheduler *s, struct jenkins_node_spec *spec, char **desc)
-{
-	const struct config *cfg = s->o->cfg;
-
-	*desc = xasprintf("dataops-agent %s on %s", DA_VERSION, s->host);
-	spec->name = cfg->jenkins.node;
-	spec->description = *desc;
-	spec->labels = cfg->jenkins.labels;
-	spec->executors = cfg->agent.executors;
-	spec->remote_fs = cfg->agent.state_dir;
-}
-
-/* Create the node, or bring its labels, executors and description up to date. */
+/*
+ * Create the node, or bring its labels, executors and description up to
+ * date: the very code of `sync`, which keeps what it does not manage (node
+ * properties, a person's offline cause) when it posts an update.
+ */
 static int scheduler_register(struct scheduler *s)
 {
-	struct jenkins_node_spec spec;
-	struct jenkins_node node;
-	char *desc = NULL, *xml = NULL;
-	int rc;
+	int rc = sync_node(s->jenkins, s->o->cfg, false, NULL);
 
-	scheduler_node_spec(s, &spec, &desc);
-	rc = jenkins_node_get(s->jenkins, spec.name, &node);
-	if (rc == DA_ENOTFOUND) {
-		error_clear();
-		rc = jenkins_node_create(s->jenkins, &spec);
-		if (rc == 0)
-			log_info("created node %s in %s", spec.name, jenkins_url(s->jenkins));
-		else if (rc == DA_ECONFLICT)
-			rc = 0;    /* another start of this agent got there first */
-	} else if (rc == 0) {
-		if (strcmp(node.labels, spec.labels) != 0 || node.executors != spec.executors ||
-		    strcmp(node.description, spec.description) != 0) {
-			xml = jenkins_node_xml(&spec);
-			/* Posting the config drops the offline cause (§2.4); it is set again next. */
-			rc = jenkins_node_update(s->jenkins, spec.name, xml);
-			if (rc == 0)
-				log_info("updated node %s (labels '%s', %u executors)", spec.name,
-					 spec.labels, spec.executors);
-		}
-		jenkins_node_dispose(&node);
-	}
-	free(xml);
-	free(desc);
+	if (rc == 0)
+		log_info("node %s is registered as the catalog and config want it",
+			 s->o->cfg->jenkins.node);
 	return rc;
 }
 
