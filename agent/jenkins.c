@@ -629,41 +629,22 @@ int jenkins_node_update(struct jenkins *j, const char *name, const char *config_
 	return rc;
 }
 
-/* POST /computer/N/<action>?offlineMessage=<message>. */
-static int jenkins_node_post(struct jenkins *j, const char *name, const char *action,
-			     const char *message)
+int jenkins_node_set_message(struct jenkins *j, const char *name, const char *message)
 {
 	struct buf rest = BUF_INIT_MAX(1 << 16);
 	struct http_response r;
 	char *path;
 	int rc;
 
-	buf_printf(&rest, "/%s?offlineMessage=", action);
+	buf_puts(&rest, "/changeOfflineCause?offlineMessage=");
 	jenkins_encode(&rest, message ? message : "");
 	path = jenkins_computer_path(name, buf_cstr(&rest));
 	rc = jenkins_call(j, &r, "POST", path, NULL, NULL, 0);
 	if (rc != 0)
-		error_prefix("node '%s' %s: ", name, action);
+		error_prefix("node '%s' changeOfflineCause: ", name);
 	http_response_dispose(&r);
 	buf_dispose(&rest);
 	free(path);
-	return rc;
-}
-
-int jenkins_node_set_message(struct jenkins *j, const char *name, const char *message)
-{
-	return jenkins_node_post(j, name, "changeOfflineCause", message);
-}
-
-int jenkins_node_clear_offline(struct jenkins *j, const char *name)
-{
-	struct jenkins_node n;
-	int rc = jenkins_node_get(j, name, &n);
-
-	/* toggleOffline is a toggle (§2.5): only when it would clear. */
-	if (rc == 0 && n.temporarily_offline)
-		rc = jenkins_node_post(j, name, "toggleOffline", "");
-	jenkins_node_dispose(&n);
 	return rc;
 }
 

@@ -138,8 +138,6 @@ int jenkins_node_config(struct jenkins *j, const char *name, struct buf *out);
 int jenkins_node_update(struct jenkins *j, const char *name, const char *config_xml);
 /* POST changeOfflineCause: the node shows message as its offline reason. */
 int jenkins_node_set_message(struct jenkins *j, const char *name, const char *message);
-/* POST toggleOffline, only when the node is temporarily offline now. */
-int jenkins_node_clear_offline(struct jenkins *j, const char *name);
 
 /* ---- the queue (§5, §6) */
 

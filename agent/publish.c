@@ -42,8 +42,8 @@ struct publish {
 
 	/* Shared with the caller, under lock. */
 	pthread_mutex_t lock;
-	pthread_cond_t tail_came;    /* publish_finish or publish_abort was called */
-	bool tail_set, ended, aborted;
+	pthread_cond_t tail_came;    /* publish_finish was called */
+	bool tail_set;
 	enum run_result result;
 	unsigned long duration_ms;
 	char *display_name, *description;
@@ -68,16 +68,6 @@ static enum record_result publish_record_result(enum run_result r)
 		break;
 	}
 	return RECORD_FAILURE;
-}
-
-static bool publish_is_aborted(struct publish *p)
-{
-	bool a;
-
-	pthread_mutex_lock(&p->lock);
-	a = p->aborted;
-	pthread_mutex_unlock(&p->lock);
-	return a;
 }
 
 /* Encode the first n held bytes as one log write. */
@@ -107,10 +97,9 @@ static int publish_emit_lines(struct publish *p)
 /* The finished spool is read: the rest of the log, then the record's end. */
 static int publish_close(struct publish *p)
 {
-	enum run_result result = RUN_FAILURE;
-	unsigned long duration = 0;
-	char *display = NULL, *description = NULL;
-	bool have_tail;
+	enum run_result result;
+	unsigned long duration;
+	char *display, *description, *epilogue;
 	int rc = publish_emit(p, p->hold.len);
 
 	if (rc != 0)
@@ -121,30 +110,22 @@ static int publish_close(struct publish *p)
 	 * recorded again) reaches its end at once: wait for the caller's
 	 * publish_finish, which comes right after publish_start.
 	 */
-	while (!p->tail_set && !p->aborted)
+	while (!p->tail_set)
 		pthread_cond_wait(&p->tail_came, &p->lock);
-	have_tail = p->tail_set;
-	if (have_tail) {
-		result = p->result;
-		duration = p->duration_ms;
-		display = p->display_name ? xstrdup(p->display_name) : NULL;
-		description = p->description ? xstrdup(p->description) : NULL;
-	}
+	result = p->result;
+	duration = p->duration_ms;
+	display = p->display_name ? xstrdup(p->display_name) : NULL;
+	description = p->description ? xstrdup(p->description) : NULL;
+	epilogue = p->epilogue ? xstrdup(p->epilogue) : NULL;
 	pthread_mutex_unlock(&p->lock);
-	if (!have_tail) {
-		static const char missing[] = "dataops-agent: the run ended without a result\n";
-
-		rc = record_log(p->writer, &p->out, missing, sizeof(missing) - 1);
-	}
-	pthread_mutex_lock(&p->lock);
-	if (rc == 0 && p->epilogue)
-		rc = record_log(p->writer, &p->out, p->epilogue, strlen(p->epilogue));
-	pthread_mutex_unlock(&p->lock);
+	if (epilogue)
+		rc = record_log(p->writer, &p->out, epilogue, strlen(epilogue));
 	if (rc == 0)
 		rc = record_close(p->writer, &p->out, publish_record_result(result), duration,
 				  display, description);
 	free(display);
 	free(description);
+	free(epilogue);
 	p->closed = rc == 0;
 	return rc;
 }
@@ -198,8 +179,6 @@ static ssize_t publish_read(char *buf, size_t len, void *payload)
 	int rc;
 
 	for (;;) {
-		if (publish_is_aborted(p))
-			return -1;
 		if (p->out_off < p->out.len) {
 			size_t n = p->out.len - p->out_off;
 
@@ -255,7 +234,6 @@ static void *publish_thread(void *arg)
 	}
 	pthread_mutex_lock(&p->lock);
 	p->rc = rc;
-	p->ended = true;
 	if (rc != 0 && p->error[0] == '\0')
 		snprintf(p->error, sizeof(p->error), "%s", error_last());
 	pthread_mutex_unlock(&p->lock);
@@ -336,24 +314,6 @@ void publish_set_epilogue(struct publish *p, const char *text)
 	free(p->epilogue);
 	p->epilogue = text ? xstrdup(text) : NULL;
 	pthread_mutex_unlock(&p->lock);
-}
-
-void publish_abort(struct publish *p)
-{
-	pthread_mutex_lock(&p->lock);
-	p->aborted = true;
-	pthread_cond_broadcast(&p->tail_came);
-	pthread_mutex_unlock(&p->lock);
-}
-
-bool publish_ended(struct publish *p)
-{
-	bool e;
-
-	pthread_mutex_lock(&p->lock);
-	e = p->ended;
-	pthread_mutex_unlock(&p->lock);
-	return e;
 }
 
 int publish_wait(struct publish *p, uint64_t *log_bytes)

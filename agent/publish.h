@@ -30,7 +30,6 @@
 #ifndef DA_PUBLISH_H
 #define DA_PUBLISH_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "jenkins.h"
@@ -75,14 +74,5 @@ void publish_set_epilogue(struct publish *p, const char *text);
  * *log_bytes (may be NULL) gets the log bytes that were sent.
  */
 int publish_wait(struct publish *p, uint64_t *log_bytes);
-
-/*
- * Stop a publisher early (agent shutting down hard): the POST is aborted,
- * so Jenkins ends the run FAILURE. publish_wait still has to be called.
- */
-void publish_abort(struct publish *p);
-
-/* Has the stream ended (sent or broken) before publish_wait? */
-bool publish_ended(struct publish *p);
 
 #endif

@@ -43,7 +43,6 @@ struct scheduler;
 /* One executor: a claimed queue item running on its own thread. */
 struct slot {
 	struct scheduler *s;
-	unsigned index;
 	bool busy;                 /* claimed; the thread runs or has to be joined */
 	bool done;                 /* the thread has finished */
 	pthread_t thread;
@@ -1121,7 +1120,6 @@ int scheduler_run(const struct scheduler_opts *o)
 	s.slots = xcalloc(s.slot_count, sizeof(*s.slots));
 	for (unsigned i = 0; i < s.slot_count; i++) {
 		s.slots[i].s = &s;
-		s.slots[i].index = i;
 		s.slots[i].cancel_fd = -1;
 	}
 	log_info("serving %zu operations as node %s with %u executors, polling every %u ms",
