@@ -454,21 +454,6 @@ static struct redactor *secrets_redactor(const struct config *cfg)
 	return r;
 }
 
-/* Parameters the catalog marks secret, from "NAME=VALUE" strings. */
-static void redact_secret_params(struct redactor *r, const struct catalog_operation *op,
-				 char *const *params)
-{
-	for (size_t i = 0; params && params[i]; i++) {
-		const char *eq = strchr(params[i], '=');
-		char *name = eq ? xstrndup(params[i], (size_t)(eq - params[i])) : NULL;
-		const struct catalog_param *p = name ? catalog_param_find(op, name) : NULL;
-
-		if (p && p->secret)
-			redact_add_str(r, eq + 1);
-		free(name);
-	}
-}
-
 /* ---- agent: the long-running loop (agent/scheduler.c) ---- */
 
 static volatile sig_atomic_t agent_stop;
@@ -552,23 +537,6 @@ static void on_signal(int sig)
 		(void)0; /* nothing safe to do in a handler */
 }
 
-static char *run_log_path(const struct config *cfg, const char *job)
-{
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	struct buf b;
-
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	buf_init(&b, 4096);
-	buf_printf(&b, "%s/runs/%s-", cfg->agent.state_dir, stamp);
-	for (const char *c = job; *c; c++)
-		buf_putc(&b, *c == '/' || *c == ' ' ? '_' : *c);
-	buf_printf(&b, "-%ld.log", (long)getpid());
-	return buf_detach(&b);
-}
-
 static int cmd_run(const struct config *cfg, const struct catalog *cat, const struct cli *cli,
 		   struct redactor *red)
 {
@@ -577,7 +545,7 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 	struct run_outcome outcome;
 	struct follower follower = { 0 };
 	struct sigaction sa = { 0 };
-	char *env = NULL, *log_path = NULL, *runs_dir = NULL;
+	char *env = NULL, *unique = NULL;
 	int code = EXIT_SOFTWARE;
 
 	if (!cli->job)
@@ -606,18 +574,9 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 		code = RUN_EXIT_BADINPUT;
 		goto out;
 	}
-	runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
-	if (fs_mkdir_p(runs_dir, 0700) < 0) {
-		fprintf(stderr, "dataops-agent: %s\n", error_last());
-		goto out;
-	}
-	log_path = run_log_path(cfg, cli->job);
-	if (spool_open(&follower.spool, log_path) < 0) {
-		fprintf(stderr, "dataops-agent: %s\n", error_last());
-		goto out;
-	}
-	redact_secret_params(red, op, cli->params);
-	if (spool_set_redactor(follower.spool, red) < 0) {
+	run_redact_secret_params(red, op, cli->params);
+	unique = xasprintf("pid%ld", (long)getpid());
+	if (run_spool_open(&follower.spool, cfg, cli->job, unique, "", red) < 0) {
 		fprintf(stderr, "dataops-agent: %s\n", error_last());
 		goto out;
 	}
@@ -642,7 +601,7 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 	spool_finish(follower.spool);
 	pthread_join(follower.thread, NULL);
 	fprintf(stderr, "dataops-agent: %s %s; log: %s\n", cli->job,
-		run_result_name(outcome.result), log_path);
+		run_result_name(outcome.result), spool_path(follower.spool));
 	code = outcome.exit_code;
 	if (outcome.result != RUN_SUCCESS && code == 0)
 		code = 1;
@@ -652,8 +611,7 @@ out:
 	if (cancel_fd >= 0)
 		close(cancel_fd);
 	free(env);
-	free(log_path);
-	free(runs_dir);
+	free(unique);
 	return code;
 }
 

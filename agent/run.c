@@ -42,6 +42,54 @@ static const char *const inherited_vars[] = {
 	"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR", NULL
 };
 
+
+int run_spool_open(struct spool **out, const struct config *cfg, const char *job,
+		   const char *unique, const char *tag, struct redactor *r)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct buf b = BUF_INIT_MAX(8192);
+	char *dir = xasprintf("%s/runs", cfg->agent.state_dir);
+	int rc;
+
+	*out = NULL;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	buf_printf(&b, "%s/%s-", dir, stamp);
+	for (const char *c = job; *c; c++)
+		buf_putc(&b, *c == '/' || *c == ' ' ? '_' : *c);
+	buf_printf(&b, "-%s-", unique);
+	for (const char *c = tag ? tag : ""; *c; c++)
+		buf_putc(&b, (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			     (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' ? *c : '_');
+	buf_puts(&b, ".log");
+	rc = fs_mkdir_p(dir, 0700);
+	if (rc == 0)
+		rc = spool_open(out, buf_cstr(&b));
+	if (rc == 0 && r && (rc = spool_set_redactor(*out, r)) != 0) {
+		spool_free(*out);
+		*out = NULL;
+	}
+	buf_dispose(&b);
+	free(dir);
+	return rc;
+}
+
+void run_redact_secret_params(struct redactor *r, const struct catalog_operation *op,
+			      char *const *params)
+{
+	for (size_t i = 0; r && params && params[i]; i++) {
+		const char *eq = strchr(params[i], '=');
+		char *name = eq ? xstrndup(params[i], (size_t)(eq - params[i])) : NULL;
+		const struct catalog_param *p = name ? catalog_param_find(op, name) : NULL;
+
+		if (p && p->secret)
+			redact_add_str(r, eq + 1);
+		free(name);
+	}
+}
+
 const char *run_result_name(enum run_result r)
 {
 	switch (r) {

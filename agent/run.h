@@ -33,6 +33,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "redact.h"
 #include "spool.h"
 
 /* Results as Jenkins records them. */
@@ -68,6 +69,20 @@ struct run_outcome {
 	char *summary;            /* why it failed, "" on success; never NULL */
 	unsigned long duration_ms;
 };
+
+/*
+ * Create a run's spool: <state_dir>/runs/<UTC stamp>-<job, '/' as
+ * '_'>-<unique>-<tag>.log, mode 0600, with r (may be NULL) masking every
+ * byte. unique keeps two runs of one job in one second apart ("q42" for a
+ * queue item, "pid1234" for `run`); the tag is outside data and keeps only
+ * [A-Za-z0-9.-]. The path is spool_path(*out).
+ */
+int run_spool_open(struct spool **out, const struct config *cfg, const char *job,
+		   const char *unique, const char *tag, struct redactor *r);
+
+/* Add the values of params ("NAME=VALUE") that op marks secret to r. */
+void run_redact_secret_params(struct redactor *r, const struct catalog_operation *op,
+			      char *const *params);
 
 /* Jenkins' name for a result: "SUCCESS", "FAILURE", ... */
 const char *run_result_name(enum run_result r);

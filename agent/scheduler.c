@@ -71,31 +71,6 @@ struct scheduler {
 	unsigned poll_failures;
 };
 
-char *scheduler_spool_path(const struct config *cfg, const char *job, long long queue_id,
-			   const char *tag)
-{
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	struct buf b = BUF_INIT_MAX(8192);
-
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	buf_printf(&b, "%s/runs/%s-", cfg->agent.state_dir, stamp);
-	for (const char *c = job; *c; c++)
-		buf_putc(&b, *c == '/' || *c == ' ' ? '_' : *c);
-	/* The queue id keeps two runs of one job and tag in one second apart. */
-	if (queue_id >= 0)
-		buf_printf(&b, "-q%lld", queue_id);
-	buf_putc(&b, '-');
-	/* The tag is outside data: only characters that are safe in a file name. */
-	for (const char *c = tag; *c; c++)
-		buf_putc(&b, (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			     (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' ? *c : '_');
-	buf_puts(&b, ".log");
-	return buf_detach(&b);
-}
-
 /* The value of parameter name in params, or NULL. */
 static const char *scheduler_param(char *const *params, const char *name)
 {
@@ -208,7 +183,8 @@ static void *slot_thread(void *arg)
 	struct scheduler *s = sl->s;
 	const struct config *cfg = s->o->cfg;
 	char *runs_job = xasprintf("%s-runs", sl->item.full_name);
-	char *path = NULL, *display = NULL, *description = NULL, *runs_dir = NULL, *by = NULL;
+	char *display = NULL, *description = NULL, *unique = NULL, *by = NULL;
+	const char *path;
 	struct run_outcome oc = { .result = RUN_FAILURE };
 	struct run_opts ro = { 0 };
 	struct publish *pub = NULL;
@@ -216,26 +192,16 @@ static void *slot_thread(void *arg)
 	uint64_t start = time_mono_ms(), sent = 0;
 	int rc;
 
-	runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
-	path = scheduler_spool_path(cfg, sl->item.full_name, sl->item.id, scheduler_tag(sl));
-	if (s->o->redactor) {
-		/* Parameters the catalog marks secret are masked from the first byte on. */
-		for (size_t i = 0; i < sl->item.param_count; i++) {
-			const char *p = sl->item.params[i], *eq = strchr(p, '=');
-			char *name = eq ? xstrndup(p, (size_t)(eq - p)) : NULL;
-			const struct catalog_param *cp = name ? catalog_param_find(sl->op, name) : NULL;
-
-			if (cp && cp->secret)
-				redact_add_str(s->o->redactor, eq + 1);
-			free(name);
-		}
-	}
-	if (fs_mkdir_p(runs_dir, 0700) < 0 || spool_open(&sp, path) < 0 ||
-	    (s->o->redactor && spool_set_redactor(sp, s->o->redactor) < 0)) {
+	/* Parameters the catalog marks secret are masked from the first byte on. */
+	run_redact_secret_params(s->o->redactor, sl->op, sl->item.params);
+	unique = xasprintf("q%lld", sl->item.id);
+	if (run_spool_open(&sp, cfg, sl->item.full_name, unique, scheduler_tag(sl),
+			   s->o->redactor) < 0) {
 		/* Nothing can be recorded without a spool: say so in the agent's log. */
 		log_error("queue item %lld (%s): %s", sl->item.id, sl->item.full_name, error_last());
 		goto out;
 	}
+	path = spool_path(sp);
 	{
 		struct publish_opts po = { sl->jenkins, runs_job, sp, NULL, 0, 0 };
 
@@ -327,8 +293,7 @@ out:
 	free(by);
 	free(display);
 	free(description);
-	free(path);
-	free(runs_dir);
+	free(unique);
 	free(runs_job);
 	pthread_mutex_lock(&s->lock);
 	sl->done = true;
@@ -570,15 +535,14 @@ static void scheduler_record_request(struct scheduler *s, const struct jenkins_q
 {
 	const struct config *cfg = s->o->cfg;
 	char *runs_job = xasprintf("%s-runs", req->full_name);
-	char *path = scheduler_spool_path(cfg, req->full_name, req->id, "cancel");
-	char *runs_dir = xasprintf("%s/runs", cfg->agent.state_dir);
+	char *unique = xasprintf("q%lld", req->id);
 	char *display = xasprintf("#%lld cancel #%lld", req->id, target);
 	char *description = xasprintf("Queue item %lld of %s, triggered by %s: a request to cancel "
 				      "queue item %lld. %s", req->id, req->full_name,
 				      req->user ? req->user : "an unknown user", target, what);
 	struct spool *sp = NULL;
 
-	if (fs_mkdir_p(runs_dir, 0700) == 0 && spool_open(&sp, path) == 0) {
+	if (run_spool_open(&sp, cfg, req->full_name, unique, "cancel", s->o->redactor) == 0) {
 		spool_printf(sp, "dataops-agent %s on node %s: %s asked to cancel queue item %lld "
 			     "of %s.\n%s\n", DA_VERSION, cfg->jenkins.node,
 			     req->user ? req->user : "an unknown user", target, req->full_name, what);
@@ -591,8 +555,7 @@ static void scheduler_record_request(struct scheduler *s, const struct jenkins_q
 	spool_free(sp);
 	free(description);
 	free(display);
-	free(runs_dir);
-	free(path);
+	free(unique);
 	free(runs_job);
 }
 

@@ -63,12 +63,4 @@ struct scheduler_opts {
  */
 int scheduler_run(const struct scheduler_opts *opts);
 
-/*
- * The spool file of a run (new string):
- * <state_dir>/runs/<UTC stamp>-<job with '/' as '_'>-q<queue id>-<tag>.log;
- * queue_id < 0 leaves "-q<id>" out.
- */
-char *scheduler_spool_path(const struct config *cfg, const char *job, long long queue_id,
-			   const char *tag);
-
 #endif
