@@ -312,10 +312,9 @@ out:
 
 /* ----------------------------------------------------------------- items */
 
-int jenkins_item_config(struct jenkins *j, const char *full_name, struct buf *out)
+/* GET a config.xml at path into out (cleared first). */
+static int jenkins_config_get(struct jenkins *j, const char *path, struct buf *out)
 {
-	char *item = jenkins_item_url_path(full_name);
-	char *path = xasprintf("%s/config.xml", item);
 	struct http_response r;
 	int rc = jenkins_call(j, &r, "GET", path, NULL, NULL, 0);
 
@@ -325,6 +324,30 @@ int jenkins_item_config(struct jenkins *j, const char *full_name, struct buf *ou
 		rc = DA_ETOOBIG;
 	}
 	http_response_dispose(&r);
+	return rc;
+}
+
+/* POST a config.xml to path; what names the item in errors. */
+static int jenkins_config_post(struct jenkins *j, const char *path, const char *config_xml,
+			       const char *what)
+{
+	struct http_response r;
+	/* The body is read as characters: without the charset Jetty takes Latin-1 (§3.3). */
+	int rc = jenkins_call(j, &r, "POST", path, "application/xml; charset=UTF-8", config_xml,
+			      strlen(config_xml));
+
+	if (rc != 0)
+		error_prefix("updating %s: ", what);
+	http_response_dispose(&r);
+	return rc;
+}
+
+int jenkins_item_config(struct jenkins *j, const char *full_name, struct buf *out)
+{
+	char *item = jenkins_item_url_path(full_name);
+	char *path = xasprintf("%s/config.xml", item);
+	int rc = jenkins_config_get(j, path, out);
+
 	free(path);
 	free(item);
 	return rc;
@@ -360,14 +383,8 @@ int jenkins_item_update(struct jenkins *j, const char *full_name, const char *co
 {
 	char *item = jenkins_item_url_path(full_name);
 	char *path = xasprintf("%s/config.xml", item);
-	struct http_response r;
-	/* The body is read as characters: without the charset Jetty takes Latin-1 (§3.3). */
-	int rc = jenkins_call(j, &r, "POST", path, "application/xml; charset=UTF-8", config_xml,
-			      strlen(config_xml));
+	int rc = jenkins_config_post(j, path, config_xml, full_name);
 
-	if (rc != 0)
-		error_prefix("updating %s: ", full_name);
-	http_response_dispose(&r);
 	free(path);
 	free(item);
 	return rc;
@@ -602,15 +619,8 @@ out:
 int jenkins_node_config(struct jenkins *j, const char *name, struct buf *out)
 {
 	char *path = jenkins_computer_path(name, "/config.xml");
-	struct http_response r;
-	int rc = jenkins_call(j, &r, "GET", path, NULL, NULL, 0);
+	int rc = jenkins_config_get(j, path, out);
 
-	buf_clear(out);
-	if (rc == 0 && buf_put(out, r.body.ptr ? r.body.ptr : "", r.body.len) != 0) {
-		error_set("GET %s: config.xml larger than %zu bytes", r.url, out->max);
-		rc = DA_ETOOBIG;
-	}
-	http_response_dispose(&r);
 	free(path);
 	return rc;
 }
@@ -618,13 +628,10 @@ int jenkins_node_config(struct jenkins *j, const char *name, struct buf *out)
 int jenkins_node_update(struct jenkins *j, const char *name, const char *config_xml)
 {
 	char *path = jenkins_computer_path(name, "/config.xml");
-	struct http_response r;
-	int rc = jenkins_call(j, &r, "POST", path, "application/xml; charset=UTF-8", config_xml,
-			      strlen(config_xml));
+	char *what = xasprintf("node '%s'", name);
+	int rc = jenkins_config_post(j, path, config_xml, what);
 
-	if (rc != 0)
-		error_prefix("updating node '%s': ", name);
-	http_response_dispose(&r);
+	free(what);
 	free(path);
 	return rc;
 }
