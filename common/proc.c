@@ -498,14 +498,21 @@ int proc_set_subreaper(void)
 	return 0;
 }
 
-/* Field 3 (state) and 4 (ppid) of /proc/<pid>/stat; false when gone. */
-static bool proc_state_ppid(pid_t pid, char *state, pid_t *ppid)
+/* What the sweep and the registry read of a process, from /proc/<pid>/stat. */
+struct proc_info {
+	char state;                /* field 3: 'Z' for a zombie */
+	pid_t ppid;                /* field 4 */
+	pid_t pgrp;                /* field 5 */
+	unsigned long long start;  /* field 22: start time in clock ticks since boot */
+};
+
+/* false when the process is gone (or the file is not what it should be). */
+static bool proc_info_read(pid_t pid, struct proc_info *info)
 {
-	char path[64], buf[512];
+	char path[64], buf[1024];
 	const char *p;
 	ssize_t n;
-	long pp;
-	int fd;
+	int fd, field;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -516,10 +523,24 @@ static bool proc_state_ppid(pid_t pid, char *state, pid_t *ppid)
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
+	/* The command name may hold spaces and ')': fields start after the last ')'. */
 	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2, "%c %ld", state, &pp) != 2)
+	if (p == NULL || p[1] != ' ' || p[2] == '\0')
 		return false;
-	*ppid = (pid_t)pp;
+	memset(info, 0, sizeof(*info));
+	info->state = p[2];
+	for (field = 3, p += 2; field <= 22; field++) {
+		if (field == 4)
+			info->ppid = (pid_t)strtol(p, NULL, 10);
+		else if (field == 5)
+			info->pgrp = (pid_t)strtol(p, NULL, 10);
+		else if (field == 22)
+			info->start = strtoull(p, NULL, 10);
+		p = strchr(p, ' ');
+		if (p == NULL)
+			return false;
+		p++;
+	}
 	return true;
 }
 
@@ -533,15 +554,15 @@ int proc_sweep_orphans(bool kill_live)
 	pthread_mutex_lock(&proc_leaders_lock);
 	d = opendir("/proc");
 	while (d && (e = readdir(d)) != NULL) {
-		char *end, state;
+		char *end;
 		long pid = strtol(e->d_name, &end, 10);
-		pid_t ppid;
+		struct proc_info info;
 		int status;
 
-		if (*end != '\0' || pid <= 1 || !proc_state_ppid((pid_t)pid, &state, &ppid) ||
-		    ppid != self || proc_leader_has((pid_t)pid))
+		if (*end != '\0' || pid <= 1 || !proc_info_read((pid_t)pid, &info) ||
+		    info.ppid != self || proc_leader_has((pid_t)pid))
 			continue;
-		if (state != 'Z') {
+		if (info.state != 'Z') {
 			if (!kill_live)
 				continue;
 			/* Its group too: it may have started helpers of its own. */
@@ -688,47 +709,10 @@ int proc_set_registry(const char *dir)
 	return 0;
 }
 
-/* Field 22 of /proc/<pid>/stat (start time in clock ticks) and field 5 (pgrp); false when gone. */
-static bool proc_stat(pid_t pid, unsigned long long *start, pid_t *pgrp)
-{
-	char path[64], buf[1024];
-	const char *p;
-	ssize_t n;
-	int fd, field;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	/* The command name may hold spaces and ')': fields start after the last ')'. */
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		return false;
-	*pgrp = 0;
-	*start = 0;
-	for (field = 3, p += 2; *p && field <= 22; field++) {
-		if (field == 5)
-			*pgrp = (pid_t)strtol(p, NULL, 10);
-		if (field == 22)
-			*start = strtoull(p, NULL, 10);
-		p = strchr(p, ' ');
-		if (p == NULL)
-			break;
-		p++;
-	}
-	return field > 22;
-}
-
 static void proc_register(pid_t pgid, bool add)
 {
 	char *path;
-	unsigned long long start = 0;
-	pid_t pgrp;
+	struct proc_info info;
 	int fd;
 
 	if (proc_registry == NULL)
@@ -736,9 +720,9 @@ static void proc_register(pid_t pgid, bool add)
 	path = xasprintf("%s/%ld", proc_registry, (long)pgid);
 	if (!add) {
 		unlink(path);
-	} else if (proc_stat(pgid, &start, &pgrp) &&
+	} else if (proc_info_read(pgid, &info) &&
 		   (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
-		dprintf(fd, "%llu\n", start);
+		dprintf(fd, "%llu\n", info.start);
 		/* No fsync: a crash of the host ends the group too. */
 		close(fd);
 	}
@@ -769,12 +753,11 @@ int proc_kill_registered(const char *dir)
 			pd = opendir("/proc");
 			while (pd && (pe = readdir(pd)) != NULL) {
 				long pid = strtol(pe->d_name, &end, 10);
-				unsigned long long start;
-				pid_t pgrp;
+				struct proc_info info;
 
-				if (*end != '\0' || pid <= 1 || !proc_stat((pid_t)pid, &start, &pgrp))
+				if (*end != '\0' || pid <= 1 || !proc_info_read((pid_t)pid, &info))
 					continue;
-				if (pgrp == (pid_t)pgid && start >= leader_start &&
+				if (info.pgrp == (pid_t)pgid && info.start >= leader_start &&
 				    kill((pid_t)pid, SIGKILL) == 0)
 					killed++;
 			}
