@@ -1019,18 +1019,10 @@ static void scheduler_cancel_runs(struct scheduler *s)
 static void scheduler_wait(struct scheduler *s, uint64_t deadline)
 {
 	uint64_t now = time_mono_ms();
-	struct timespec ts;
 	unsigned ms = deadline > now ? (unsigned)(deadline - now) : 0;
+	struct timespec ts = time_deadline(CLOCK_MONOTONIC,
+					   ms > SCHEDULER_TICK_MS ? SCHEDULER_TICK_MS : ms);
 
-	if (ms > SCHEDULER_TICK_MS)
-		ms = SCHEDULER_TICK_MS;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&s->lock);
 	pthread_cond_timedwait(&s->changed, &s->lock, &ts);
 	pthread_mutex_unlock(&s->lock);
@@ -1078,7 +1070,15 @@ int scheduler_run(const struct scheduler_opts *o)
 		return rc;
 	}
 	pthread_mutex_init(&s.lock, NULL);
-	pthread_cond_init(&s.changed, NULL);
+	{
+		/* Monotonic: a wall clock set back must not stall the loop for the difference. */
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&s.changed, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	s.slot_count = cfg->agent.executors;
 	s.slots = xcalloc(s.slot_count, sizeof(*s.slots));
 	for (unsigned i = 0; i < s.slot_count; i++) {

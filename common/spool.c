@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "error.h"
 #include "redact.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 /* Bytes redacted per pass: bounds the scratch buffer whatever a write's size. */
@@ -223,17 +224,10 @@ int spool_finish(struct spool *s)
 
 ssize_t spool_read_at(struct spool *s, uint64_t offset, void *buf, size_t len, int timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = time_deadline(CLOCK_MONOTONIC,
+						 timeout_ms > 0 ? (unsigned)timeout_ms : 0);
 	uint64_t avail;
 	ssize_t n;
-
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 
 	pthread_mutex_lock(&s->lock);
 	while (s->size <= offset && !s->finished) {
