@@ -23,10 +23,10 @@
 #include <unistd.h>
 
 #include "dddp.h"
+#include "double.h"
 #include "error.h"
 #include "timeutil.h"
 
-#define PYTHON "/usr/bin/python3"
 #define DOUBLE DA_SOURCE_DIR "/tests/doubles/dddp/dddp_double.py"
 #define PASSWORD "pw-\"quoted\"\\-5ecret"
 #define WHAT "POST http://e/resources/json/delphix/x"
@@ -231,96 +231,35 @@ static void test_dddp__new_refuses_bad_input_without_echoing_the_password(void *
 
 /* ---- against the engine double ------------------------------------------- */
 
-static struct {
-	pid_t pid;
-	char dir[64];
-	char url[64];
-} dd;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static void double_stop(void)
-{
-	char path[128];
-
-	if (dd.pid > 0) {
-		kill(dd.pid, SIGKILL);
-		waitpid(dd.pid, NULL, 0);
-		dd.pid = 0;
-	}
-	if (dd.dir[0]) {
-		snprintf(path, sizeof(path), "%s/port", dd.dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/pw", dd.dir);
-		unlink(path);
-		rmdir(dd.dir);
-		dd.dir[0] = '\0';
-	}
-}
+static struct test_double dd;
 
 static int group_setup(void **state)
 {
-	char portfile[128], pwfile[128];
-	uint64_t deadline;
+	static const char *const args[] = { "--password-file", NULL, "--job-duration", "0.3", NULL };
+	const char *argv[5];
+	char pwfile[128];
 	FILE *f;
-	int port = 0;
+	int rc;
 
 	(void)state;
-	if (access(PYTHON, X_OK) != 0)
-		return 0;
-	snprintf(dd.dir, sizeof(dd.dir), "/tmp/test_dddp.XXXXXX");
-	if (mkdtemp(dd.dir) == NULL)
+	if (double_prepare(&dd, "test_dddp") != 0)
 		return -1;
-	snprintf(portfile, sizeof(portfile), "%s/port", dd.dir);
 	snprintf(pwfile, sizeof(pwfile), "%s/pw", dd.dir);
 	f = fopen(pwfile, "w");
 	if (!f)
 		return -1;
 	fputs(PASSWORD "\n", f);
 	fclose(f);
-	dd.pid = fork();
-	if (dd.pid < 0)
-		return -1;
-	if (dd.pid == 0) {
-		execl(PYTHON, PYTHON, DOUBLE, "--port", "0", "--port-file", portfile,
-		      "--password-file", pwfile, "--job-duration", "0.3", (char *)NULL);
-		_exit(127);
-	}
-	deadline = time_mono_ms() + 10000;
-	while (time_mono_ms() < deadline) {
-		if (waitpid(dd.pid, NULL, WNOHANG) == dd.pid) {
-			dd.pid = 0;
-			break;
-		}
-		f = fopen(portfile, "r");
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-			if (port > 0)
-				break;
-		}
-		sleep_ms(20);
-	}
-	if (port <= 0) {
-		fprintf(stderr, "the engine double did not start within 10 s\n");
-		double_stop();
-		return -1;
-	}
-	snprintf(dd.url, sizeof(dd.url), "http://127.0.0.1:%d", port);
-	return 0;
+	memcpy(argv, args, sizeof(argv));
+	argv[1] = pwfile;
+	rc = double_start(&dd, DOUBLE, argv);
+	return rc > 0 ? 0 : rc; /* no python: the tests that need the double skip() */
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	double_stop();
+	double_stop(&dd);
 	return 0;
 }
 

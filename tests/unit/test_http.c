@@ -25,13 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "double.h"
 #include "error.h"
 #include "http.h"
 #include "log.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
-#define PYTHON "/usr/bin/python3"
 #define DOUBLE DA_SOURCE_DIR "/tests/doubles/jenkins/jenkins_double.py"
 #define ALICE_TOKEN "tok-alice-5ecret"
 
@@ -43,11 +43,7 @@ static const char external_xml[] =
 	"<keepDependencies>false</keepDependencies><properties/></hudson.model.ExternalJob>";
 
 /* The double of this test binary. */
-static struct {
-	pid_t pid;
-	char dir[64];
-	char url[64];
-} jd;
+static struct test_double jd;
 
 static void sleep_ms(long ms)
 {
@@ -57,75 +53,24 @@ static void sleep_ms(long ms)
 		;
 }
 
-static void double_stop(void)
-{
-	char path[128];
-
-	if (jd.pid > 0) {
-		kill(jd.pid, SIGKILL);
-		waitpid(jd.pid, NULL, 0);
-		jd.pid = 0;
-	}
-	if (jd.dir[0]) {
-		snprintf(path, sizeof(path), "%s/port", jd.dir);
-		unlink(path);
-		rmdir(jd.dir);
-		jd.dir[0] = '\0';
-	}
-}
-
 static int group_setup(void **state)
 {
-	char portfile[128];
-	uint64_t deadline;
-	FILE *f;
-	int port = 0;
+	static const char *const args[] = {
+		"--users", "alice:" ALICE_TOKEN ",viewer:tok-viewer:read", "--version", "2.426.3", NULL,
+	};
+	int rc;
 
 	(void)state;
-	if (access(PYTHON, X_OK) != 0)
-		return 0; /* tests that need the double skip() */
-	snprintf(jd.dir, sizeof(jd.dir), "/tmp/test_http.XXXXXX");
-	if (mkdtemp(jd.dir) == NULL)
+	if (double_prepare(&jd, "test_http") != 0)
 		return -1;
-	snprintf(portfile, sizeof(portfile), "%s/port", jd.dir);
-	jd.pid = fork();
-	if (jd.pid < 0)
-		return -1;
-	if (jd.pid == 0) {
-		execl(PYTHON, PYTHON, DOUBLE, "--port", "0", "--port-file", portfile, "--users",
-		      "alice:" ALICE_TOKEN ",viewer:tok-viewer:read", "--version", "2.426.3",
-		      (char *)NULL);
-		_exit(127);
-	}
-	deadline = time_mono_ms() + 10000;
-	while (time_mono_ms() < deadline) {
-		if (waitpid(jd.pid, NULL, WNOHANG) == jd.pid) {
-			jd.pid = 0;
-			break;
-		}
-		f = fopen(portfile, "r");
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-			if (port > 0)
-				break;
-		}
-		sleep_ms(20);
-	}
-	if (port <= 0) {
-		fprintf(stderr, "the Jenkins double did not start within 10 s\n");
-		double_stop();
-		return -1;
-	}
-	snprintf(jd.url, sizeof(jd.url), "http://127.0.0.1:%d", port);
-	return 0;
+	rc = double_start(&jd, DOUBLE, args);
+	return rc > 0 ? 0 : rc; /* no python: the tests that need the double skip() */
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	double_stop();
+	double_stop(&jd);
 	return 0;
 }
 
