@@ -12,24 +12,23 @@
 #include "artifact.h"
 #include "error.h"
 #include "fsutil.h"
+#include "tmpdir.h"
 #include "xmalloc.h"
 
 static char *tmpdir;
 
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/da-artifact-XXXXXX";
-
 	(void)state;
-	tmpdir = xstrdup(mkdtemp(tmpl));
-	return 0;
+	tmpdir = tmpdir_new("artifact");
+	return tmpdir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	fs_remove_tree(tmpdir);
-	free(tmpdir);
+	tmpdir_free(tmpdir);
+	tmpdir = NULL;
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "redact.h"
 #include "spool.h"
+#include "tmpdir.h"
 #include "xmalloc.h"
 
 #define SECRET "s3cr3t-T0ken/42"
@@ -702,18 +703,16 @@ static char *tmpdir;
 
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/da-redact-XXXXXX";
-
 	(void)state;
-	tmpdir = xstrdup(mkdtemp(tmpl));
-	return 0;
+	tmpdir = tmpdir_new("redact");
+	return tmpdir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	fs_remove_tree(tmpdir);
-	free(tmpdir);
+	tmpdir_free(tmpdir);
+	tmpdir = NULL;
 	return 0;
 }
 

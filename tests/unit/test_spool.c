@@ -14,24 +14,23 @@
 #include "error.h"
 #include "fsutil.h"
 #include "spool.h"
+#include "tmpdir.h"
 #include "xmalloc.h"
 
 static char *tmpdir;
 
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/da-spool-XXXXXX";
-
 	(void)state;
-	tmpdir = xstrdup(mkdtemp(tmpl));
-	return 0;
+	tmpdir = tmpdir_new("spool");
+	return tmpdir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	fs_remove_tree(tmpdir);
-	free(tmpdir);
+	tmpdir_free(tmpdir);
+	tmpdir = NULL;
 	return 0;
 }
 
