@@ -67,6 +67,7 @@ struct scheduler {
 	char *status_posted;       /* the node message we last set */
 	bool drained_by_user;
 	bool no_room;              /* state_dir below min_free_mb: no claims */
+	bool ran_since_sweep;      /* a run went since the last sweep for orphans with none going */
 	bool cancelled;            /* the runs were told to stop */
 	unsigned poll_failures;
 };
@@ -369,6 +370,7 @@ static int scheduler_start(struct scheduler *s, struct slot *sl, struct jenkins_
 	rc = jenkins_clone(&sl->jenkins, s->jenkins);
 	if (rc != 0)
 		goto fail;
+	s->ran_since_sweep = true;
 	rc = pthread_create(&sl->thread, NULL, slot_thread, sl);
 	if (rc != 0) {
 		error_set("cannot start a run thread: %s", strerror(rc));
@@ -1122,12 +1124,21 @@ int scheduler_run(const struct scheduler_opts *o)
 			next_reconcile = now + reconcile_every;
 		}
 		if (now >= next_poll) {
-			/* Orphans a run left (setsid'd helpers): reaped, and ended once no run goes on. */
-			int swept = proc_sweep_orphans(running == 0);
 			int prc;
 
-			if (swept > 0 && running == 0)
-				log_info("ended or reaped %d processes that runs had detached", swept);
+			/*
+			 * Orphans a run left (setsid'd helpers): reaped while runs go
+			 * on, ended once none does. An agent that ran nothing since
+			 * its last idle sweep has none and reads no /proc.
+			 */
+			if (running > 0 || s.ran_since_sweep) {
+				int swept = proc_sweep_orphans(running == 0);
+
+				if (swept > 0 && running == 0)
+					log_info("ended or reaped %d processes that runs had detached",
+						 swept);
+				s.ran_since_sweep = running > 0;
+			}
 			prc = scheduler_node_tick(&s, stopping);
 			if (prc == 0 && !stopping && !s.drained_by_user)
 				prc = scheduler_poll(&s);
