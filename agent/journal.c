@@ -288,23 +288,6 @@ int journal_list(struct journal *j, struct journal_entry **out, size_t *count)
 	return 0;
 }
 
-void journal_entry_copy(struct journal_entry *dst, const struct journal_entry *src)
-{
-	size_t n = 0;
-
-	*dst = *src;
-	dst->job = src->job ? xstrdup(src->job) : NULL;
-	dst->user = src->user ? xstrdup(src->user) : NULL;
-	dst->spool = src->spool ? xstrdup(src->spool) : NULL;
-	dst->display_name = src->display_name ? xstrdup(src->display_name) : NULL;
-	dst->description = src->description ? xstrdup(src->description) : NULL;
-	while (src->params && src->params[n])
-		n++;
-	dst->params = xcalloc(n + 1, sizeof(*dst->params));
-	for (size_t i = 0; i < n; i++)
-		dst->params[i] = xstrdup(src->params[i]);
-}
-
 void journal_entry_dispose(struct journal_entry *e)
 {
 	free(e->job);

@@ -79,8 +79,6 @@ int journal_remove(struct journal *j, long long queue_id, bool durable);
 int journal_list(struct journal *j, struct journal_entry **out, size_t *count);
 void journal_entries_free(struct journal_entry *e, size_t count);
 
-/* Copy of e (deep). */
-void journal_entry_copy(struct journal_entry *dst, const struct journal_entry *src);
 void journal_entry_dispose(struct journal_entry *e);
 
 const char *journal_state_name(enum journal_state s);

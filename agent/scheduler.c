@@ -51,7 +51,11 @@ struct slot {
 	const struct catalog_operation *op;
 	char *env;
 	int cancel_fd;
-	struct journal_entry je;   /* the run's journal entry, kept current */
+	/*
+	 * The run's journal entry, kept current. job, user and params are
+	 * item's (borrowed); spool, display_name and description its own.
+	 */
+	struct journal_entry je;
 	char *cancelled_by;        /* who asked to cancel it (under the scheduler's lock) */
 };
 
@@ -250,8 +254,8 @@ static void *slot_thread(void *arg)
 	}
 	sl->je.result = oc.result;
 	sl->je.duration_ms = time_mono_ms() - start;
-	sl->je.display_name = xstrdup(display);
-	sl->je.description = xstrdup(description);
+	sl->je.display_name = display;     /* the entry owns them from here */
+	sl->je.description = description;
 	slot_journal(sl, JOURNAL_FINISHED);
 	if (pub)
 		publish_finish(pub, oc.result, sl->je.duration_ms, display, description);
@@ -292,8 +296,6 @@ out:
 	spool_free(sp);
 	run_outcome_dispose(&oc);
 	free(by);
-	free(display);
-	free(description);
 	free(unique);
 	free(runs_job);
 	pthread_mutex_lock(&s->lock);
@@ -312,7 +314,10 @@ static void slot_clear(struct slot *sl)
 		free(sl->item.params[i]);
 	free(sl->item.params);
 	free(sl->env);
-	journal_entry_dispose(&sl->je);
+	free(sl->je.spool);
+	free(sl->je.display_name);
+	free(sl->je.description);
+	memset(&sl->je, 0, sizeof(sl->je));
 	free(sl->cancelled_by);
 	sl->cancelled_by = NULL;
 	if (sl->cancel_fd >= 0)
@@ -354,9 +359,10 @@ static int scheduler_start(struct scheduler *s, struct slot *sl, struct jenkins_
 {
 	int rc;
 
-	journal_entry_copy(&sl->je, je);
 	sl->item = *item;
 	memset(item, 0, sizeof(*item));
+	/* The item's strings moved with it: the entry keeps pointing at them. */
+	sl->je = *je;
 	sl->op = op;
 	sl->env = env;
 	sl->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
