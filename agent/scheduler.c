@@ -676,6 +676,7 @@ static int scheduler_poll(struct scheduler *s)
 		char *env;
 	} *cand = NULL;
 	size_t ncand = 0, free_slots = 0;
+	bool room;
 	int rc = jenkins_queue_list(s->jenkins, &q);
 
 	if (rc != 0)
@@ -683,6 +684,8 @@ static int scheduler_poll(struct scheduler *s)
 	for (unsigned i = 0; i < s->slot_count; i++)
 		free_slots += !s->slots[i].busy;
 	cand = xcalloc(free_slots + 1, sizeof(*cand));
+	/* One look at the disk per poll, and only when there is an executor to fill. */
+	room = free_slots > 0 && scheduler_has_room(s);
 	/* First what is ours, in queue order; cancel requests are answered on the way. */
 	for (size_t i = 0; i < q.count && !*s->o->stop; i++) {
 		struct jenkins_queue_item *it = &q.items[i];
@@ -705,7 +708,7 @@ static int scheduler_poll(struct scheduler *s)
 			continue;
 		}
 		free(cancel);
-		if (ncand == free_slots || !scheduler_has_room(s)) {
+		if (ncand == free_slots || !room) {
 			/* Busy or no room: later items may still be cancel requests. */
 			free(env);
 			continue;
