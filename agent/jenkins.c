@@ -463,39 +463,19 @@ static char *jenkins_computer_path(const char *name, const char *rest)
 void jenkins_node_dispose(struct jenkins_node *n)
 {
 	free(n->name);
-	free(n->description);
-	free(n->labels);
 	free(n->offline_user);
 	free(n->offline_message);
 	memset(n, 0, sizeof(*n));
 }
 
 /* Fill n from /computer/N/api/json. */
-static int jenkins_node_parse(struct jenkins_node *n, const json_t *root, const char *name)
+static void jenkins_node_parse(struct jenkins_node *n, const json_t *root, const char *name)
 {
-	struct buf labels = BUF_INIT_MAX(1 << 16);
 	const json_t *cause = json_object_get(root, "offlineCause");
-	const json_t *al = json_object_get(root, "assignedLabels");
-	const json_t *v;
-	size_t i;
 
 	memset(n, 0, sizeof(*n));
 	n->name = xstrdup(name);
-	n->description = xstrdup(jenkins_json_str(root, "description") ?
-				 jenkins_json_str(root, "description") : "");
-	n->executors = (unsigned)json_integer_value(json_object_get(root, "numExecutors"));
 	n->temporarily_offline = json_is_true(json_object_get(root, "temporarilyOffline"));
-	/* Jenkins lists the node's own name as a label too; it is not one of ours. */
-	json_array_foreach(al, i, v) {
-		const char *l = jenkins_json_str(v, "name");
-
-		if (l == NULL || strcmp(l, name) == 0)
-			continue;
-		if (labels.len)
-			buf_putc(&labels, ' ');
-		buf_puts(&labels, l);
-	}
-	n->labels = buf_detach(&labels);
 	if (n->temporarily_offline && json_is_object(cause)) {
 		/* UserCause: "Disconnected by <user> : <message>" (§2.5), unescaped. */
 		const char *d = jenkins_json_str(cause, "description");
@@ -509,14 +489,13 @@ static int jenkins_node_parse(struct jenkins_node *n, const json_t *root, const 
 			n->offline_message = xstrdup(d);
 		}
 	}
-	return 0;
 }
 
 int jenkins_node_get(struct jenkins *j, const char *name, struct jenkins_node *out)
 {
-	char *path = jenkins_computer_path(name, "/api/json?tree=description,numExecutors,"
-					   "temporarilyOffline,offlineCause[description],"
-					   "assignedLabels[name]");
+	/* Only the offline state: called on every poll (the agent's drain and status). */
+	char *path = jenkins_computer_path(name, "/api/json?tree=temporarilyOffline,"
+					   "offlineCause[description]");
 	struct http_response r;
 	json_t *root = NULL;
 	int rc;
@@ -526,7 +505,7 @@ int jenkins_node_get(struct jenkins *j, const char *name, struct jenkins_node *o
 	if (rc == 0)
 		rc = jenkins_json(&root, &r);
 	if (rc == 0)
-		rc = jenkins_node_parse(out, root, name);
+		jenkins_node_parse(out, root, name);
 	if (rc != 0 && rc != DA_ENOTFOUND)
 		error_prefix("node '%s': ", name);
 	json_decref(root);

@@ -107,11 +107,9 @@ int jenkins_build(struct jenkins *j, const char *full_name, char *const *params,
 
 /* ---- nodes (§2) */
 
+/* A node's offline state; what sync manages is compared on its config.xml instead. */
 struct jenkins_node {
 	char *name;
-	char *description;
-	char *labels;             /* space-separated, sorted as Jenkins lists them */
-	unsigned executors;
 	bool temporarily_offline;
 	char *offline_user;       /* who set the offline cause; NULL when none */
 	char *offline_message;    /* the message as sent (unescaped); NULL when none */
