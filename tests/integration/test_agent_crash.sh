@@ -88,7 +88,7 @@ wait_for 20 "len($ER) == 1 and not $ER[0]['building']" || { cat "$T/agent.log"; 
 esc=$(cat "$T/state/escaped")
 for _ in $(seq 1 100); do dead "$esc" && break; sleep 0.1; done
 dead "$esc" || fail "the detached process $esc outlived its run"
-assert_contains "$T/agent.log" "processes that runs had detached"
+wait_log 10 "processes that runs had detached"
 stop_agent
 pass "a process a step detached with setsid is ended after its run"
 
