@@ -14,7 +14,7 @@ cat > "$T/jobs/escape.xml" <<'XML'
   <steps><step name="detach" shell="true"><script>
     # Leaves its process group: the group kill at the step's end cannot reach it.
     setsid /bin/sh -c 'echo $$ > "$STATE_DIR/escaped"; exec sleep 300' >/dev/null 2>&amp;1 &amp;
-    sleep 0.5
+    for i in $(seq 1 100); do [ -s "$STATE_DIR/escaped" ] &amp;&amp; break; sleep 0.05; done
     echo "detached $(cat "$STATE_DIR/escaped")"
   </script></step></steps>
 </operation>
@@ -94,7 +94,7 @@ pass "a process a step detached with setsid is ended after its run"
 
 # A second agent on the same state_dir is refused.
 start_agent
-sleep 0.5
+wait_log 20 "serving "   # it holds the lock from before it says so
 da agent
 assert_eq 78 "$rc" "exit code of a second agent on one state_dir"
 assert_contains "$T/out" "is in use by another dataops-agent"
