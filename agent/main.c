@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "catalog.h"
+#include "cgroup.h"
 #include "config.h"
 #include "dddp.h"
 #include "error.h"
@@ -546,6 +547,7 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 	struct follower follower = { 0 };
 	struct sigaction sa = { 0 };
 	char *env = NULL, *unique = NULL;
+	const char *no_cgroup;
 	int code = EXIT_SOFTWARE;
 
 	if (!cli->job)
@@ -575,6 +577,13 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 		goto out;
 	}
 	run_redact_secret_params(red, op, cli->params);
+	/* Its steps get cgroups too where the host allows it (cgroup.h). */
+	if (cgroup_setup(cfg->agent.cgroup, &no_cgroup) < 0) {
+		fprintf(stderr, "dataops-agent: %s\n", error_last());
+		code = EXIT_CONFIG;
+		goto out;
+	}
+	log_debug("steps run in cgroups: %s", cgroup_parent() ? cgroup_parent() : no_cgroup);
 	unique = xasprintf("pid%ld", (long)getpid());
 	if (run_spool_open(&follower.spool, cfg, cli->job, unique, "", red) < 0) {
 		fprintf(stderr, "dataops-agent: %s\n", error_last());
@@ -607,6 +616,7 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 		code = 1;
 	run_outcome_dispose(&outcome);
 out:
+	(void)cgroup_setup("off", &no_cgroup);
 	spool_free(follower.spool);
 	if (cancel_fd >= 0)
 		close(cancel_fd);

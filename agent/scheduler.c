@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "error.h"
 #include "fsutil.h"
 #include "jenkins.h"
@@ -1046,6 +1047,7 @@ int scheduler_run(const struct scheduler_opts *o)
 	uint64_t next_poll = 0, next_reconcile, stop_at = 0, reconcile_every;
 	unsigned running = 0;
 	char *procs;
+	const char *no_cgroup;
 	int killed;
 	bool announced_drain = false;
 	int rc;
@@ -1056,6 +1058,16 @@ int scheduler_run(const struct scheduler_opts *o)
 	rc = journal_open(&s.journal, cfg->agent.state_dir);
 	if (rc != 0)
 		return rc;
+	/* Each step in a cgroup of its own, where the host lets us (cgroup.h). */
+	rc = cgroup_setup(cfg->agent.cgroup, &no_cgroup);
+	if (rc < 0) {
+		journal_free(s.journal);
+		return rc;
+	}
+	if (rc == 1)
+		log_info("each step runs in a cgroup of its own under %s", cgroup_parent());
+	else
+		log_info("steps run in process groups, without cgroups: %s", no_cgroup);
 	/* What a crashed agent's steps left running goes first: no run may act twice. */
 	procs = xasprintf("%s/procs", cfg->agent.state_dir);
 	killed = proc_kill_registered(procs);
@@ -1179,6 +1191,7 @@ int scheduler_run(const struct scheduler_opts *o)
 	free(s.status_posted);
 	journal_free(s.journal);
 	proc_set_registry(NULL);
+	(void)cgroup_setup("off", &no_cgroup);
 	pthread_cond_destroy(&s.changed);
 	pthread_mutex_destroy(&s.lock);
 	jenkins_free(s.jenkins);

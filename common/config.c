@@ -83,6 +83,7 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY("agent", "min_free_mb", CONFIG_MEBIBYTES, agent.min_free_mb),
 	CONFIG_KEY("agent", "keep_runs_mb", CONFIG_MEBIBYTES, agent.keep_runs_mb),
 	CONFIG_KEY("agent", "log_level", CONFIG_LOG_LEVEL, agent.log_level),
+	CONFIG_KEY("agent", "cgroup", CONFIG_STRING, agent.cgroup),
 	CONFIG_KEY("git", "cache_dir", CONFIG_PATH, git.cache_dir),
 	CONFIG_KEY("dddp", "url", CONFIG_URL, dddp.url),
 	CONFIG_KEY("dddp", "user", CONFIG_OPTIONAL, dddp.user),
@@ -533,6 +534,7 @@ static void config_defaults(struct config *cfg)
 	cfg->agent.envs[0] = xstrdup("dev");
 	cfg->agent.env_count = 1;
 	cfg->agent.log_level = xstrdup("info");
+	cfg->agent.cgroup = xstrdup("auto");
 }
 
 /* Defaults that depend on other keys, once every layer is in. */
@@ -975,6 +977,7 @@ void config_dispose(struct config *cfg)
 	free(cfg->jenkins.labels);
 	free(cfg->agent.catalog);
 	free(cfg->agent.state_dir);
+	free(cfg->agent.cgroup);
 	config_free_list(cfg->agent.envs);
 	free(cfg->agent.log_level);
 	free(cfg->git.cache_dir);

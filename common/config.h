@@ -27,7 +27,7 @@
  *
  *   [jenkins] url, user, token_file, node, labels, ca_file
  *   [agent]   catalog, state_dir, executors, poll_interval, envs, log_level,
- *             stop_grace, min_free_mb, keep_runs_mb, claim_reconcile
+ *             stop_grace, min_free_mb, keep_runs_mb, claim_reconcile, cgroup
  *   [git]     cache_dir
  *   [dddp]    url, user, password_file, ca_file
  *   [secrets] <name>_file = /path   (secrets the catalog's steps ask for)
@@ -68,6 +68,7 @@ struct config {
 		unsigned keep_runs_mb;  /* recorded runs' spools kept, newest first; default 2048 */
 		unsigned claim_reconcile_ms; /* a claim whose answer was lost waits this long for
 					      * another agent to show it runs the item; default 2m */
+		char *cgroup;     /* where steps' cgroups go: auto, off or a cgroup v2 dir (cgroup.h) */
 	} agent;
 	struct {
 		char *cache_dir;  /* default <state_dir>/git */

@@ -51,8 +51,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "error.h"
 #include "fsutil.h"
+#include "log.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -63,6 +65,7 @@
 #define PROC_DRAIN_MS 2000u             /* after the last SIGKILL, see proc_wait */
 #define PROC_FD_CAP 65536               /* close loop bound without close_range */
 #define PROC_STATUS_FD 3
+#define PROC_CGROUP_WAIT_MS 2000u       /* for a killed step cgroup to empty */
 
 /* What the child tells the parent through the status pipe before dying. */
 enum proc_stage {
@@ -92,6 +95,7 @@ struct proc_spawn {
 /* The waiting state of one started child. */
 struct proc_wait {
 	pid_t pid;
+	const char *cgroup;  /* the step's cgroup (cgroup.h), NULL: none */
 	int out_fd;          /* read end, non-blocking; -1 after EOF */
 	int pidfd;           /* -1: poll with waitid */
 	int cancel_fd;       /* -1: none */
@@ -309,6 +313,14 @@ static void proc_signal_group(pid_t pid, int sig)
 	(void)kill(-pid, sig);
 }
 
+/* The group, and what left it but not the step's cgroup (setsid). */
+static void proc_signal_step(const struct proc_wait *w, int sig)
+{
+	proc_signal_group(w->pid, sig);
+	if (w->cgroup != NULL)
+		(void)cgroup_signal(w->cgroup, sig);
+}
+
 static int proc_reap(pid_t pid, int *status)
 {
 	for (;;) {
@@ -322,7 +334,7 @@ static int proc_reap(pid_t pid, int *status)
 /* Start the SIGTERM, SIGKILL-after-grace sequence. */
 static void proc_terminate(struct proc_wait *w, uint64_t now)
 {
-	proc_signal_group(w->pid, SIGTERM);
+	proc_signal_step(w, SIGTERM);
 	w->term_sent = true;
 	w->kill_at = now + w->grace_ms;
 }
@@ -369,13 +381,14 @@ static int proc_wait(struct proc_wait *w, struct proc_result *r,
 			proc_terminate(w, now);
 		}
 		if (w->term_sent && !w->kill_sent && now >= w->kill_at) {
-			proc_signal_group(w->pid, SIGKILL);
+			proc_signal_step(w, SIGKILL);
 			w->kill_sent = true;
 		}
 		/*
 		 * The group is dead and the leader too, yet the pipe is still
 		 * open: a process left the group (setsid) holding our stdout.
-		 * We cannot kill it; waiting for it would hang the step.
+		 * Without a cgroup we cannot kill it; waiting for it would hang
+		 * the step.
 		 */
 		if (w->exited && w->kill_sent) {
 			if (w->give_up_at == 0)
@@ -413,7 +426,7 @@ static int proc_wait(struct proc_wait *w, struct proc_result *r,
 				continue;
 			error_set_errno("cannot watch '%s' (pid %ld): poll",
 					opts->argv[0], (long)w->pid);
-			proc_signal_group(w->pid, SIGKILL);
+			proc_signal_step(w, SIGKILL);
 			return DA_ERROR;
 		}
 		now = time_mono_ms();
@@ -583,10 +596,13 @@ int proc_sweep_orphans(bool kill_live)
 	return n;
 }
 
-static void proc_register(pid_t pgid, bool add);
+static void proc_register(pid_t pgid, const char *cgroup, bool add);
 
-/* Fork and exec; on success *pid is the started child (its group leader). */
-static int proc_start(pid_t *pid, struct proc_result *out,
+/*
+ * Fork and exec; on success *pid is the started child (its group leader)
+ * and *cgroup its cgroup's directory (to free), or NULL without one.
+ */
+static int proc_start(pid_t *pid, char **cgroup, struct proc_result *out,
 		      const struct proc_opts *opts, int out_pipe[2])
 {
 	static const char *const no_env[] = { NULL };
@@ -645,8 +661,17 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 	out->pid = child;
 	/* The child does this too; whoever runs first wins the race to kill(-pid). */
 	setpgid(child, child);
+	/* Before the go too: everything the step starts is born in its cgroup. */
+	if (cgroup_parent() != NULL) {
+		char cgname[64];
+
+		snprintf(cgname, sizeof(cgname), "dataops-step-%ld", (long)child);
+		*cgroup = cgroup_enter(cgname, child);
+		if (*cgroup == NULL)
+			log_warn("'%s' runs in its process group only: %s", name, error_last());
+	}
 	/* Written down before the child may start anything (it waits for go). */
-	proc_register(child, true);
+	proc_register(child, *cgroup, true);
 	if (write(go[1], "g", 1) != 1)
 		(void)0;   /* the child is gone already: its report says why */
 	proc_close(&go[0]);
@@ -657,9 +682,15 @@ static int proc_start(pid_t *pid, struct proc_result *out,
 	if (proc_read_report(st_pipe[0], &rep)) {
 		int status;
 
+		if (*cgroup != NULL) {
+			if (cgroup_destroy(*cgroup, PROC_CGROUP_WAIT_MS) != 0)
+				log_warn("%s", error_last());
+			free(*cgroup);
+			*cgroup = NULL;
+		}
 		(void)proc_reap(child, &status);
 		proc_leader_remove(child);
-		proc_register(child, false);
+		proc_register(child, NULL, false);
 		*pid = -1;
 		err = rep.err == ENOENT || rep.err == ENOTDIR ||
 		      (rep.stage == PROC_STAGE_EXEC && rep.err == EACCES) ?
@@ -709,7 +740,8 @@ int proc_set_registry(const char *dir)
 	return 0;
 }
 
-static void proc_register(pid_t pgid, bool add)
+/* <dir>/<pgid>: the leader's start time, then the step's cgroup if it has one. */
+static void proc_register(pid_t pgid, const char *cgroup, bool add)
 {
 	char *path;
 	struct proc_info info;
@@ -722,7 +754,7 @@ static void proc_register(pid_t pgid, bool add)
 		unlink(path);
 	} else if (proc_info_read(pgid, &info) &&
 		   (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
-		dprintf(fd, "%llu\n", info.start);
+		dprintf(fd, "%llu\n%s\n", info.start, cgroup != NULL ? cgroup : "");
 		/* No fsync: a crash of the host ends the group too. */
 		close(fd);
 	}
@@ -739,7 +771,7 @@ int proc_kill_registered(const char *dir)
 		return errno == ENOENT ? 0 : (error_set_errno("cannot read %s", dir), DA_ERROR);
 	while ((e = readdir(d)) != NULL) {
 		char *end, *path;
-		struct buf text = BUF_INIT_MAX(64);
+		struct buf text = BUF_INIT_MAX(64 + PATH_MAX);
 		long pgid = strtol(e->d_name, &end, 10);
 		unsigned long long leader_start;
 		DIR *pd;
@@ -748,8 +780,19 @@ int proc_kill_registered(const char *dir)
 		if (*end != '\0' || pgid <= 1)
 			continue;
 		path = xasprintf("%s/%s", dir, e->d_name);
-		if (fs_read_file(&text, path, 64) == 0) {
+		if (fs_read_file(&text, path, 64 + PATH_MAX) == 0) {
+			const char *cgroup = strchr(buf_cstr(&text), '\n');
+
 			leader_start = strtoull(buf_cstr(&text), NULL, 10);
+			/* The step's cgroup holds what left the group too. */
+			if (cgroup != NULL && cgroup[1] == '/') {
+				char *cg = xstrndup(cgroup + 1, strcspn(cgroup + 1, "\n"));
+
+				killed += cgroup_signal(cg, SIGKILL);
+				if (cgroup_destroy(cg, PROC_CGROUP_WAIT_MS) != 0)
+					log_warn("%s", error_last());
+				free(cg);
+			}
 			pd = opendir("/proc");
 			while (pd && (pe = readdir(pd)) != NULL) {
 				long pid = strtol(pe->d_name, &end, 10);
@@ -780,6 +823,7 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 	uint64_t start = time_mono_ms();
 	int err = DA_ERROR, err2, status = 0;
 	pid_t pid = -1;
+	char *cgroup = NULL;
 
 	memset(out, 0, sizeof(*out));
 	memset(&w, 0, sizeof(w));
@@ -799,11 +843,12 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 		error_set_errno("cannot run '%s': fcntl", opts->argv[0]);
 		goto out;
 	}
-	err = proc_start(&pid, out, opts, out_pipe);
+	err = proc_start(&pid, &cgroup, out, opts, out_pipe);
 	if (err < 0)
 		goto out;
 
 	w.pid = pid;
+	w.cgroup = cgroup;
 	w.out_fd = out_pipe[0];
 	out_pipe[0] = -1; /* the wait owns it now */
 	w.cancel_fd = opts->cancel_fd;
@@ -822,7 +867,10 @@ int proc_run(struct proc_result *out, const struct proc_opts *opts)
 
 	/* Once more, for members that closed stdout but stayed (see the top). */
 	proc_signal_group(pid, SIGKILL);
-	proc_register(pid, false);
+	/* And for what left the group: a daemon the step forked ends with it. */
+	if (cgroup != NULL && cgroup_destroy(cgroup, PROC_CGROUP_WAIT_MS) != 0)
+		log_warn("'%s': %s", opts->argv[0], error_last());
+	proc_register(pid, NULL, false);
 	err2 = proc_reap(pid, &status);
 	proc_leader_remove(pid);
 	if (err2 < 0) {
@@ -845,6 +893,7 @@ out:
 	proc_close(&out_pipe[0]);
 	proc_close(&out_pipe[1]);
 	free(chunk);
+	free(cgroup);
 	return err;
 }
 

@@ -17,7 +17,11 @@
  * Ending: on timeout or cancel the whole group gets SIGTERM, then SIGKILL
  * after grace_ms. When the leader exits, whatever it left in its group
  * (background processes) gets SIGTERM, then SIGKILL after grace_ms, so the
- * pipe reaches EOF and no process outlives its step. The leader is always
+ * pipe reaches EOF and no process outlives its step. With cgroups set up
+ * (cgroup.h), the child is also moved into a cgroup of its own before it
+ * runs anything; its signals reach the whole cgroup too, and at the end
+ * the cgroup is killed and removed, so what left the group (setsid) ends
+ * with the step as well. The leader is always
  * reaped with waitpid on its own pid (never -1 or 0: other threads' children
  * are not ours to reap).
  */
@@ -74,7 +78,8 @@ const char *proc_result_describe(const struct proc_result *r);
  * started and removes it once the group is gone; after a crash,
  * proc_kill_registered() kills what is left of each registered group
  * (only processes of that group that started no earlier than its leader,
- * so a reused id is never hit) and clears the directory. Set it once, at
+ * so a reused id is never hit) and the step's cgroup named with it, and
+ * clears the directory. Set it once, at
  * start, before any child runs; NULL turns it off.
  */
 int proc_set_registry(const char *dir);
@@ -83,7 +88,7 @@ int proc_kill_registered(const char *dir);
 
 /*
  * Processes that leave their group (setsid, a double fork) escape the
- * group kill. With the agent as their subreaper (proc_set_subreaper) they
+ * group kill where there is no cgroup. With the agent as their subreaper (proc_set_subreaper) they
  * become its children when their parent dies, instead of init's, and
  * proc_sweep_orphans finds them: every child of ours that no proc_run is
  * waiting for. Zombies among them are reaped; with kill_live the living

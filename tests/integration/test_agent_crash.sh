@@ -10,12 +10,13 @@ talk_operation
 cat > "$T/jobs/escape.xml" <<'XML'
 <?xml version="1.0" encoding="UTF-8"?>
 <operation path="Provision/{env}/DataPipeline/Escape" display-name="Escape">
-  <parameters><param name="n" default="0"/></parameters>
+  <parameters><param name="n" default="0"/><param name="linger" default="0"/></parameters>
   <steps><step name="detach" shell="true"><script>
     # Leaves its process group: the group kill at the step's end cannot reach it.
     setsid /bin/sh -c 'echo $$ > "$STATE_DIR/escaped"; exec sleep 300' >/dev/null 2>&amp;1 &amp;
     for i in $(seq 1 100); do [ -s "$STATE_DIR/escaped" ] &amp;&amp; break; sleep 0.05; done
     echo "detached $(cat "$STATE_DIR/escaped")"
+    i=0; while [ "$i" -lt "$linger" ]; do echo "lingering $i"; sleep 0.1; i=$((i + 1)); done
   </script></step></steps>
 </operation>
 XML
@@ -78,19 +79,52 @@ assert_eq "#$q (no tag)" "$(jpy "[r for r in $RUNS if (r['displayName'] or '').s
 stop_agent
 pass "SIGKILL after the run finished, record not sent: recorded at restart with its own result"
 
-# A process a step detached (setsid) comes back to the agent (its subreaper) and
-# is ended once no run goes on.
-JOB_PARAMS=n create_job_tree Provision/dev/DataPipeline/Escape
+# A process a step detached (setsid) ends with its step where the step has a
+# cgroup of its own; without one it comes back to the agent (its subreaper)
+# and is ended once no run goes on.
+JOB_PARAMS="n linger" create_job_tree Provision/dev/DataPipeline/Escape
 start_agent
+wait_log 20 "serving "
+if grep -q "each step runs in a cgroup of its own" "$T/agent.log"; then cgroups=1; else cgroups=0; fi
 q=$(trigger Provision/dev/DataPipeline/Escape n=1)
 ER="s['jobs']['Provision/dev/DataPipeline/Escape-runs']['runs']"
 wait_for 20 "len($ER) == 1 and not $ER[0]['building']" || { cat "$T/agent.log"; fail "the escape run was not recorded"; }
 esc=$(cat "$T/state/escaped")
-for _ in $(seq 1 100); do dead "$esc" && break; sleep 0.1; done
-dead "$esc" || fail "the detached process $esc outlived its run"
-wait_log 10 "processes that runs had detached"
+if [ "$cgroups" = 1 ]; then
+  # Killed with the step's cgroup before the record was sent (a SIGKILL lands at once).
+  for _ in $(seq 1 10); do dead "$esc" && break; sleep 0.1; done
+  dead "$esc" || fail "the detached process $esc outlived its step's cgroup"
+  pass "a process a step detached with setsid ends with its step (its cgroup)"
+else
+  for _ in $(seq 1 100); do dead "$esc" && break; sleep 0.1; done
+  dead "$esc" || fail "the detached process $esc outlived its run"
+  wait_log 10 "processes that runs had detached"
+  pass "a process a step detached with setsid is ended after its run (subreaper; no cgroups here)"
+fi
 stop_agent
-pass "a process a step detached with setsid is ended after its run"
+rm -f "$T/state/escaped"
+
+# The agent is SIGKILLed while a step's detached process runs: with cgroups the
+# next start ends it (the registry names the step's cgroup) and records the run.
+if [ "$cgroups" = 1 ]; then
+  start_agent
+  q=$(trigger Provision/dev/DataPipeline/Escape n=2 linger=300)
+  wait_for 20 "len($ER) == 2 and 'lingering 3' in $ER[1]['log']" || { cat "$T/agent.log"; fail "the second escape run did not stream"; }
+  esc=$(cat "$T/state/escaped")
+  kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+  sleep 0.3
+  dead "$esc" && fail "the detached process $esc died with the agent: nothing was left to test"
+  start_agent
+  wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $ER)" ||
+    { cat "$T/agent.log"; fail "the second escape run was not recorded after the restart"; }
+  for _ in $(seq 1 10); do dead "$esc" && break; sleep 0.1; done
+  dead "$esc" || { kill -KILL "$esc"; fail "the detached process $esc survived the agent's crash and restart"; }
+  wait_log 10 "processes left by an earlier agent's runs"
+  stop_agent
+  pass "SIGKILL with a detached process running: the restart ends it through its step's cgroup"
+else
+  echo "skip - SIGKILL with a detached process running: no cgroups here, the restart cannot reach it"
+fi
 
 # A second agent on the same state_dir is refused.
 start_agent

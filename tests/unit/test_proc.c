@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "error.h"
 #include "proc.h"
 #include "xmalloc.h"
@@ -884,6 +885,151 @@ static void test_proc__sweep_ends_escaped_orphans(void **state)
 	capture_dispose(&out);
 }
 
+/*
+ * Steps in cgroups (cgroup.h): only where this host lets us make them; the
+ * tests are skipped elsewhere (*state NULL), and say so.
+ */
+static int cgroup_on(void **state)
+{
+	static int on = 1;
+	const char *why;
+
+	*state = NULL;
+	if (cgroup_setup("auto", &why) != 1)
+		print_message("cgroup v2 not usable here (%s): skipped\n", why);
+	else
+		*state = &on;
+	return 0;
+}
+
+static int cgroup_off(void **state)
+{
+	const char *why;
+
+	(void)state;
+	(void)cgroup_setup("off", &why);
+	return 0;
+}
+
+static bool step_cgroup_exists(pid_t leader)
+{
+	char *path = xasprintf("%s/dataops-step-%ld", cgroup_parent(), (long)leader);
+	bool exists = access(path, F_OK) == 0;
+
+	free(path);
+	return exists;
+}
+
+/* What a process group cannot hold, the step's cgroup does: setsid'd daemons end with the step. */
+static void test_proc__cgroup_ends_escaped_at_step_end(void **state)
+{
+	const char *argv[] = { "/bin/sh", "-c",
+			       "setsid /bin/sh -c 'echo $$; exec sleep 300 >/dev/null 2>&1' & sleep 0.5",
+			       NULL };
+	struct proc_result r;
+	struct capture out = { 0 };
+	pid_t escaped;
+	bool gone;
+
+	if (*state == NULL)
+		skip();
+	assert_int_equal(run(&r, &out, argv, 0, 0), 0);
+	escaped = first_line_pid(&out);
+	assert_true(escaped > 1);
+	gone = process_gone(escaped);
+	kill(escaped, SIGKILL);
+	assert_true(gone);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	assert_false(step_cgroup_exists(r.pid));
+	capture_dispose(&out);
+}
+
+/* An escaped process holding our stdout is ended at once, not waited out for the drain bound. */
+static void test_proc__cgroup_ends_escaped_holder(void **state)
+{
+	const char *const argv[] = { "/bin/sh", "-c",
+		"setsid sleep 20 & p=$!; echo $p; "
+		"while [ \"$(cut -d' ' -f5 /proc/$p/stat)\" = $$ ]; do sleep 0.01; done",
+		NULL };
+	struct proc_result r;
+	struct capture c = { 0 };
+	pid_t bg;
+	bool gone;
+
+	if (*state == NULL)
+		skip();
+	assert_int_equal(run(&r, &c, argv, 0, 5000), 0);
+	bg = first_line_pid(&c);
+	assert_true(bg > 0);
+	gone = process_gone(bg);
+	kill(bg, SIGKILL);
+	assert_true(gone);
+	assert_true(r.exited);
+	/* SIGTERM reached it through the cgroup: no grace, no drain bound. */
+	assert_true(r.elapsed_ms < 2000);
+	assert_false(step_cgroup_exists(r.pid));
+	capture_dispose(&c);
+}
+
+/* After a crash, the registry's cgroup reaches the process that left the registered group. */
+static void test_proc__cgroup_registry_kills_escaped(void **state)
+{
+	char dir[] = "/tmp/da-proc-cgreg-XXXXXX";
+	char *file, *cg, name[64];
+	pid_t escaped;
+	FILE *f;
+	int status;
+
+	if (*state == NULL)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	escaped = fork();
+	assert_true(escaped >= 0);
+	if (escaped == 0) {
+		setsid();
+		execl("/bin/sleep", "sleep", "20", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(name, sizeof(name), "dataops-step-test-%ld", (long)escaped);
+	cg = cgroup_enter(name, escaped);
+	assert_non_null(cg);
+	assert_true(cgroup_populated(cg));
+	/* A group long gone (pid 2^22 + 1 is past pid_max's default), with the cgroup. */
+	file = xasprintf("%s/%d", dir, 4194305);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fprintf(f, "0\n%s\n", cg);
+	fclose(f);
+	assert_int_equal(proc_kill_registered(dir), 1);
+	assert_int_equal(waitpid(escaped, &status, 0), escaped);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(access(cg, F_OK), -1);
+	assert_int_equal(access(file, F_OK), -1);
+	free(file);
+	free(cg);
+	rmdir(dir);
+}
+
+/* A cgroup setting that cannot work is refused, naming itself; auto without one is not an error. */
+static void test_proc__cgroup_setup_refuses_bad_values(void **state)
+{
+	const char *why;
+
+	(void)state;
+	assert_int_equal(cgroup_setup("cgroups please", &why), DA_EINVALID);
+	assert_non_null(strstr(error_last(), "[agent] cgroup: 'cgroups please' is not auto, off"));
+	assert_int_equal(cgroup_setup("/nonexistent/cgroup", &why), DA_EINVALID);
+	assert_non_null(strstr(error_last(), "/nonexistent/cgroup"));
+	assert_int_equal(cgroup_setup("/tmp", &why), DA_EINVALID);
+	assert_non_null(strstr(error_last(), "is not a cgroup v2 directory"));
+	assert_null(cgroup_parent());
+	assert_int_equal(cgroup_setup("off", &why), 0);
+	assert_string_equal(why, "[agent] cgroup = off");
+	assert_null(cgroup_enter("dataops-step-1", getpid()));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -911,6 +1057,10 @@ int main(void)
 		cmocka_unit_test(test_proc__no_fd_leak),
 		cmocka_unit_test(test_proc__parallel_runs_overlap),
 		cmocka_unit_test(test_proc__leaves_no_zombies),
+		cmocka_unit_test(test_proc__cgroup_setup_refuses_bad_values),
+		cmocka_unit_test_setup_teardown(test_proc__cgroup_ends_escaped_at_step_end, cgroup_on, cgroup_off),
+		cmocka_unit_test_setup_teardown(test_proc__cgroup_ends_escaped_holder, cgroup_on, cgroup_off),
+		cmocka_unit_test_setup_teardown(test_proc__cgroup_registry_kills_escaped, cgroup_on, cgroup_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
