@@ -548,6 +548,7 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 	struct sigaction sa = { 0 };
 	char *env = NULL, *unique = NULL;
 	const char *no_cgroup;
+	char cgname[64];
 	int code = EXIT_SOFTWARE;
 
 	if (!cli->job)
@@ -578,7 +579,8 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 	}
 	run_redact_secret_params(red, op, cli->params);
 	/* Its steps get cgroups too where the host allows it (cgroup.h). */
-	if (cgroup_setup(cfg->agent.cgroup, &no_cgroup) < 0) {
+	snprintf(cgname, sizeof(cgname), "dataops-run-%ld", (long)getpid());
+	if (cgroup_setup(cfg->agent.cgroup, cgname, &no_cgroup) < 0) {
 		fprintf(stderr, "dataops-agent: %s\n", error_last());
 		code = EXIT_CONFIG;
 		goto out;
@@ -616,7 +618,7 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 		code = 1;
 	run_outcome_dispose(&outcome);
 out:
-	(void)cgroup_setup("off", &no_cgroup);
+	(void)cgroup_setup("off", NULL, &no_cgroup);
 	spool_free(follower.spool);
 	if (cancel_fd >= 0)
 		close(cancel_fd);

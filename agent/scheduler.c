@@ -1040,6 +1040,21 @@ static void scheduler_wait(struct scheduler *s, uint64_t deadline)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * The agent's cgroup under its own (cgroup.h): named after its state_dir,
+ * which one agent holds at a time, so the steps' cgroups it prunes at start
+ * are its own crashed predecessor's and never a neighbour's.
+ */
+static const char *scheduler_cgroup_name(const struct config *cfg, char *out, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+
+	for (const char *p = cfg->agent.state_dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3u;
+	snprintf(out, len, "dataops-agent-%016llx", (unsigned long long)h);
+	return out;
+}
+
 int scheduler_run(const struct scheduler_opts *o)
 {
 	const struct config *cfg = o->cfg;
@@ -1048,6 +1063,7 @@ int scheduler_run(const struct scheduler_opts *o)
 	unsigned running = 0;
 	char *procs;
 	const char *no_cgroup;
+	char cgname[64];
 	int killed;
 	bool announced_drain = false;
 	int rc;
@@ -1059,7 +1075,8 @@ int scheduler_run(const struct scheduler_opts *o)
 	if (rc != 0)
 		return rc;
 	/* Each step in a cgroup of its own, where the host lets us (cgroup.h). */
-	rc = cgroup_setup(cfg->agent.cgroup, &no_cgroup);
+	rc = cgroup_setup(cfg->agent.cgroup, scheduler_cgroup_name(cfg, cgname, sizeof(cgname)),
+			  &no_cgroup);
 	if (rc < 0) {
 		journal_free(s.journal);
 		return rc;
@@ -1073,6 +1090,10 @@ int scheduler_run(const struct scheduler_opts *o)
 	killed = proc_kill_registered(procs);
 	if (killed > 0)
 		log_warn("ended %d processes left by an earlier agent's runs", killed);
+	/* Step cgroups a crash left unregistered (between their mkdir and the registry). */
+	killed = cgroup_prune(PROC_CGROUP_PREFIX);
+	if (killed > 0)
+		log_info("removed %d step cgroups left by an earlier agent", killed);
 	rc = proc_set_registry(procs);
 	free(procs);
 	/* Processes that leave their group (setsid) come back to us when orphaned. */
@@ -1191,7 +1212,7 @@ int scheduler_run(const struct scheduler_opts *o)
 	free(s.status_posted);
 	journal_free(s.journal);
 	proc_set_registry(NULL);
-	(void)cgroup_setup("off", &no_cgroup);
+	(void)cgroup_setup("off", NULL, &no_cgroup);
 	pthread_cond_destroy(&s.changed);
 	pthread_mutex_destroy(&s.lock);
 	jenkins_free(s.jenkins);

@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -146,11 +147,29 @@ static int cgroup_probe(const char *dir)
 	return rc;
 }
 
-int cgroup_setup(const char *where, const char **why)
+/* Make dir/name (it may be there from an earlier start): 0, or -1 with errno. */
+static int cgroup_make_parent(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		int saved = errno;
+
+		free(path);
+		errno = saved;
+		return -1;
+	}
+	cgroup_dir = path;
+	return 0;
+}
+
+int cgroup_setup(const char *where, const char *name, const char **why)
 {
 	char *dir;
 	struct stat st;
 
+	if (cgroup_dir != NULL)
+		(void)rmdir(cgroup_dir); /* only when empty: a crash's leftovers stay for prune */
 	free(cgroup_dir);
 	cgroup_dir = NULL;
 	*why = cgroup_why;
@@ -158,13 +177,13 @@ int cgroup_setup(const char *where, const char **why)
 		dir = cgroup_own_dir();
 		if (dir == NULL)
 			return 0;
-		if (cgroup_probe(dir) != 0) {
+		if (cgroup_probe(dir) != 0 || cgroup_make_parent(dir, name) != 0) {
 			snprintf(cgroup_why, sizeof(cgroup_why), "cannot create cgroups in %s: %s",
 				 dir, strerror(errno));
 			free(dir);
 			return 0;
 		}
-		cgroup_dir = dir;
+		free(dir);
 		return 1;
 	}
 	if (strcmp(where, "off") == 0) {
@@ -191,11 +210,10 @@ int cgroup_setup(const char *where, const char **why)
 		return DA_EINVALID;
 	}
 	free(dir);
-	if (cgroup_probe(where) != 0) {
+	if (cgroup_probe(where) != 0 || cgroup_make_parent(where, name) != 0) {
 		error_set_errno("[agent] cgroup: cannot create cgroups in %s", where);
 		return DA_EINVALID;
 	}
-	cgroup_dir = xstrdup(where);
 	return 1;
 }
 
@@ -280,4 +298,33 @@ int cgroup_destroy(const char *dir, unsigned wait_ms)
 	}
 	error_set("processes stayed in the cgroup %s after SIGKILL", dir);
 	return DA_ERROR;
+}
+
+int cgroup_prune(const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	if (cgroup_dir == NULL || (d = opendir(cgroup_dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char *end, *path;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		pid = strtol(e->d_name + plen, &end, 10);
+		if (end == e->d_name + plen || *end != '\0' || pid <= 1)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		path = xasprintf("%s/%s", cgroup_dir, e->d_name);
+		if (cgroup_destroy(path, 2000) == 0)
+			n++;
+		free(path);
+	}
+	closedir(d);
+	return n;
 }

@@ -10,8 +10,8 @@
  * is empty). After a crash of the agent the next one kills the cgroups its
  * registry names (proc.h), which reaches what a process group cannot.
  *
- * Where: a directory of a cgroup v2 hierarchy the agent may create children
- * in. "auto" is the agent's own cgroup (the "0::" line of /proc/self/cgroup
+ * Where: <dir>/<the agent's name>/, dir being a directory of a cgroup v2
+ * hierarchy the agent may create children in. "auto" is the agent's own cgroup (the "0::" line of /proc/self/cgroup
  * under the cgroup2 mount of /proc/self/mountinfo): under systemd that is
  * the service's cgroup, delegated with Delegate=yes in our unit. Without
  * one (cgroup v1 only, a read-only /sys/fs/cgroup, no permission), steps
@@ -29,14 +29,17 @@
 #include <sys/types.h>
 
 /*
- * Choose the parent of the step cgroups: "auto", "off" or an absolute
- * path of a cgroup v2 directory. Tries to create and remove a child there.
+ * Make <where>/<name> the parent of the step cgroups; where is "auto",
+ * "off" or an absolute path of a cgroup v2 directory. name is this
+ * agent's own (one per state_dir, which one agent holds at a time), so
+ * cgroup_prune never touches another agent's steps in a shared cgroup.
  * Returns 1 when steps will get cgroups, 0 when not ("off", or auto found
  * none: *why says why, static text), DA_EINVALID for a value or a named
- * directory that does not work (message set). Call once at start,
- * before any step runs; cgroup_setup("off") turns it off again.
+ * directory that does not work (message set). Call once at start, before
+ * any step runs; cgroup_setup("off", NULL, ...) turns it off again and
+ * removes the parent if it is empty.
  */
-int cgroup_setup(const char *where, const char **why);
+int cgroup_setup(const char *where, const char *name, const char **why);
 
 /* The parent directory in use, or NULL when steps get no cgroup. */
 const char *cgroup_parent(void);
@@ -57,6 +60,14 @@ int cgroup_signal(const char *dir, int sig);
  * with the message set when something stayed.
  */
 int cgroup_destroy(const char *dir, unsigned wait_ms);
+
+/*
+ * Remove the cgroups <parent>/<prefix><pid> whose leader pid is gone,
+ * killing what is left in them: a step's leader lives (or is an unreaped
+ * zombie) as long as its step runs, so these are a crashed agent's, which
+ * its registry did not name. Returns how many were removed.
+ */
+int cgroup_prune(const char *prefix);
 
 /* true while a process is in the cgroup (cgroup.events "populated 1"). */
 bool cgroup_populated(const char *dir);

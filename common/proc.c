@@ -665,7 +665,7 @@ static int proc_start(pid_t *pid, char **cgroup, struct proc_result *out,
 	if (cgroup_parent() != NULL) {
 		char cgname[64];
 
-		snprintf(cgname, sizeof(cgname), "dataops-step-%ld", (long)child);
+		snprintf(cgname, sizeof(cgname), PROC_CGROUP_PREFIX "%ld", (long)child);
 		*cgroup = cgroup_enter(cgname, child);
 		if (*cgroup == NULL)
 			log_warn("'%s' runs in its process group only: %s", name, error_last());

@@ -32,6 +32,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* A step's cgroup is <cgroup_parent()>/dataops-step-<leader pid> (cgroup.h). */
+#define PROC_CGROUP_PREFIX "dataops-step-"
+
 /* Called with each chunk of output as it is read. */
 typedef void proc_output_cb(const char *data, size_t len, void *payload);
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -894,8 +895,11 @@ static int cgroup_on(void **state)
 	static int on = 1;
 	const char *why;
 
+	char name[64];
+
 	*state = NULL;
-	if (cgroup_setup("auto", &why) != 1)
+	snprintf(name, sizeof(name), "dataops-unittest-%ld", (long)getpid());
+	if (cgroup_setup("auto", name, &why) != 1)
 		print_message("cgroup v2 not usable here (%s): skipped\n", why);
 	else
 		*state = &on;
@@ -907,7 +911,7 @@ static int cgroup_off(void **state)
 	const char *why;
 
 	(void)state;
-	(void)cgroup_setup("off", &why);
+	(void)cgroup_setup("off", NULL, &why);
 	return 0;
 }
 
@@ -1012,20 +1016,57 @@ static void test_proc__cgroup_registry_kills_escaped(void **state)
 	rmdir(dir);
 }
 
+/* Step cgroups whose leader is gone are a crashed agent's: pruned with what is in them. */
+static void test_proc__cgroup_prune_takes_dead_leaders_only(void **state)
+{
+	char *live, *empty, *stale = NULL, name[64];
+	pid_t left;
+	int status;
+
+	if (*state == NULL)
+		skip();
+	left = fork();
+	assert_true(left >= 0);
+	if (left == 0) {
+		execl("/bin/sleep", "sleep", "20", (char *)NULL);
+		_exit(127);
+	}
+	/* Leader 4194305 (past the default pid_max) is gone: one populated, one empty. */
+	stale = cgroup_enter(PROC_CGROUP_PREFIX "4194305", left);
+	assert_non_null(stale);
+	empty = xasprintf("%s/" PROC_CGROUP_PREFIX "4194306", cgroup_parent());
+	assert_int_equal(mkdir(empty, 0755), 0);
+	/* Our own pid as the leader: alive, so not ours to prune. */
+	snprintf(name, sizeof(name), PROC_CGROUP_PREFIX "%ld", (long)getpid());
+	live = xasprintf("%s/%s", cgroup_parent(), name);
+	assert_int_equal(mkdir(live, 0755), 0);
+
+	assert_int_equal(cgroup_prune(PROC_CGROUP_PREFIX), 2);
+	assert_int_equal(waitpid(left, &status, 0), left);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(empty, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(rmdir(live), 0);
+	free(live);
+	free(empty);
+	free(stale);
+}
+
 /* A cgroup setting that cannot work is refused, naming itself; auto without one is not an error. */
 static void test_proc__cgroup_setup_refuses_bad_values(void **state)
 {
 	const char *why;
 
 	(void)state;
-	assert_int_equal(cgroup_setup("cgroups please", &why), DA_EINVALID);
+	assert_int_equal(cgroup_setup("cgroups please", "t", &why), DA_EINVALID);
 	assert_non_null(strstr(error_last(), "[agent] cgroup: 'cgroups please' is not auto, off"));
-	assert_int_equal(cgroup_setup("/nonexistent/cgroup", &why), DA_EINVALID);
+	assert_int_equal(cgroup_setup("/nonexistent/cgroup", "t", &why), DA_EINVALID);
 	assert_non_null(strstr(error_last(), "/nonexistent/cgroup"));
-	assert_int_equal(cgroup_setup("/tmp", &why), DA_EINVALID);
+	assert_int_equal(cgroup_setup("/tmp", "t", &why), DA_EINVALID);
 	assert_non_null(strstr(error_last(), "is not a cgroup v2 directory"));
 	assert_null(cgroup_parent());
-	assert_int_equal(cgroup_setup("off", &why), 0);
+	assert_int_equal(cgroup_setup("off", NULL, &why), 0);
 	assert_string_equal(why, "[agent] cgroup = off");
 	assert_null(cgroup_enter("dataops-step-1", getpid()));
 }
@@ -1061,6 +1102,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proc__cgroup_ends_escaped_at_step_end, cgroup_on, cgroup_off),
 		cmocka_unit_test_setup_teardown(test_proc__cgroup_ends_escaped_holder, cgroup_on, cgroup_off),
 		cmocka_unit_test_setup_teardown(test_proc__cgroup_registry_kills_escaped, cgroup_on, cgroup_off),
+		cmocka_unit_test_setup_teardown(test_proc__cgroup_prune_takes_dead_leaders_only, cgroup_on, cgroup_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
