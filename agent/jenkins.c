@@ -980,8 +980,9 @@ static bool jenkins_default_name(const json_t *b)
 	       strcmp(jenkins_json_str(b, "displayName"), want) == 0;
 }
 
-int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue_id,
-			struct jenkins_record_match *out)
+/* jenkins_find_record, and with look_inside false jenkins_find_finished_record. */
+static int jenkins_find(struct jenkins *j, const char *runs_job, long long queue_id,
+			struct jenkins_record_match *out, bool look_inside)
 {
 	char *item = jenkins_item_url_path(runs_job);
 	char *path = xasprintf("%s/api/json?tree=builds[number,displayName,building,result]", item);
@@ -1000,11 +1001,12 @@ int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue
 		const char *name = jenkins_json_str(b, "displayName");
 
 		if (json_is_true(json_object_get(b, "building"))) {
-			if (!out->running)
+			if (look_inside && !out->running)
 				out->running = jenkins_run_console_has(j, item, b, queue_id);
 			continue;
 		}
-		if (name && strncmp(name, prefix, strlen(prefix)) != 0 && out->partial == 0 &&
+		if (look_inside && name && strncmp(name, prefix, strlen(prefix)) != 0 &&
+		    out->partial == 0 &&
 		    jenkins_default_name(b) && jenkins_json_str(b, "result") &&
 		    strcmp(jenkins_json_str(b, "result"), "FAILURE") == 0 &&
 		    jenkins_run_console_has(j, item, b, queue_id)) {
@@ -1028,4 +1030,16 @@ int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue
 	free(path);
 	free(item);
 	return rc;
+}
+
+int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue_id,
+			struct jenkins_record_match *out)
+{
+	return jenkins_find(j, runs_job, queue_id, out, true);
+}
+
+int jenkins_find_finished_record(struct jenkins *j, const char *runs_job, long long queue_id,
+				 struct jenkins_record_match *out)
+{
+	return jenkins_find(j, runs_job, queue_id, out, false);
 }

@@ -203,4 +203,12 @@ struct jenkins_record_match {
 int jenkins_find_record(struct jenkins *j, const char *runs_job, long long queue_id,
 			struct jenkins_record_match *out);
 
+/*
+ * The same, for finished records only: no console is read, so it costs
+ * one request however many runs are in progress. For reading back a record
+ * just sent; running and partial stay unset.
+ */
+int jenkins_find_finished_record(struct jenkins *j, const char *runs_job, long long queue_id,
+				 struct jenkins_record_match *out);
+
 #endif

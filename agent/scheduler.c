@@ -130,12 +130,44 @@ static char *slot_description(const struct slot *sl, const struct run_outcome *o
 }
 
 /*
+ * Read back a record Jenkins has just answered 200 to. The 200 comes even
+ * when the run ended FAILURE inside Jenkins (jenkins-api.md §7.2 step 7: a
+ * missing Run/Update, which naming the run needs, or XML it refused), and
+ * then the run has no name of ours: say so, naming the likely cause, rather
+ * than log a success. Sending it again would end the same way, so it is
+ * not retried. what: "recorded" or "recorded whole".
+ */
+static void scheduler_check_record(struct jenkins *j, const char *runs_job, long long queue_id,
+				   enum run_result result, const char *what)
+{
+	struct jenkins_record_match m = { 0 };
+
+	if (jenkins_find_finished_record(j, runs_job, queue_id, &m) != 0) {
+		log_warn("queue item %lld: %s in %s, but it could not be read back: %s", queue_id,
+			 what, runs_job, error_last());
+		error_clear();
+	} else if (!m.found) {
+		log_error("queue item %lld: Jenkins answered 200 to its record in %s, but shows no "
+			  "finished run named #%lld: naming a run needs the Run/Update permission, "
+			  "which Jenkins user '%s' seems to lack (Jenkins then ends the run FAILURE "
+			  "and appends why to its console)", queue_id, runs_job, queue_id,
+			  jenkins_user(j));
+	} else if (strcmp(m.result, run_result_name(result)) != 0) {
+		log_error("queue item %lld: %s in %s #%lld, but Jenkins shows it %s, not %s: its "
+			  "console says why", queue_id, what, runs_job, m.number, m.result,
+			  run_result_name(result));
+	} else {
+		log_debug("queue item %lld: %s in %s #%lld", queue_id, what, runs_job, m.number);
+	}
+}
+
+/*
  * Record a whole run from a finished spool in one record: after the live
  * stream broke, and for runs a crashed agent left behind. note opens the
  * log and says what happened. Up to tries attempts with backoff, one when
  * the agent is stopping. 0 when recorded.
  */
-static int scheduler_record(const struct jenkins *jenkins, volatile sig_atomic_t *stop,
+static int scheduler_record(struct jenkins *jenkins, volatile sig_atomic_t *stop,
 			    unsigned tries, const char *runs_job, long long queue_id,
 			    struct spool *sp, const char *note, enum run_result result,
 			    unsigned long duration_ms, const char *display,
@@ -160,10 +192,11 @@ static int scheduler_record(const struct jenkins *jenkins, volatile sig_atomic_t
 		log_warn("queue item %lld: recording the run in %s failed: %s", queue_id, runs_job,
 			 error_last());
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("queue item %lld: recorded whole in %s from %s", queue_id, runs_job,
 			 spool_path(sp));
-	else
+		scheduler_check_record(jenkins, runs_job, queue_id, result, "recorded whole");
+	} else
 		log_error("queue item %lld: could not record the run in %s; its log stays in %s",
 			  queue_id, runs_job, spool_path(sp));
 	return rc;
@@ -266,6 +299,7 @@ static void *slot_thread(void *arg)
 		log_info("queue item %lld (%s): %s, recorded in %s (%llu log bytes)", sl->item.id,
 			 sl->item.full_name, run_result_name(oc.result), runs_job,
 			 (unsigned long long)sent);
+		scheduler_check_record(sl->jenkins, runs_job, sl->item.id, oc.result, "recorded");
 	} else {
 		char *why = xstrdup(pub ? error_last() : "the stream could not be opened");
 		struct jenkins_record_match m = { 0 };

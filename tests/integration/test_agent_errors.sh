@@ -56,6 +56,16 @@ assert_eq "True" "$(jpy "'item 7' in [r for r in s['jobs']['Provision/dev/DataPi
 assert_eq "0" "$(jpy "len([r for r in s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'] if (r['displayName'] or '').startswith('#$q ')])")" "records of the lost claim's item"
 [ -z "$(ls "$T/state/journal")" ] || fail "journal not empty: $(ls "$T/state/journal")"
 pass "a claim whose answer was lost is reconciled: triggered again with the same parameters, once"
+
+# 3c. The agent's user may build but lacks Run/Update: Jenkins answers 200 to the record yet
+# ends the run FAILURE without its name (jenkins-api.md §7.2). The agent reads the record
+# back and says so, naming the permission, instead of logging a success.
+curl -sS -X POST "$JURL/_double/users" -d '{"agent": {"token": "agent-token", "perms": ["read", "create", "configure", "build", "computer"]}}' -o /dev/null
+q=$(trigger Provision/dev/DataPipeline/Echo n=8)
+wait_log 30 "queue item $q: Jenkins answered 200 to its record in Provision/dev/DataPipeline/Echo-runs, but shows no finished run named #$q: naming a run needs the Run/Update permission, which Jenkins user 'agent' seems to lack"
+assert_eq "True" "$(jpy "any('item 8' in r['log'] and r['result'] == 'FAILURE' and 'Run/Update' in r['log'] for r in s['jobs']['Provision/dev/DataPipeline/Echo-runs']['runs'])")" "the run Jenkins ended FAILURE for the missing permission"
+curl -sS -X POST "$JURL/_double/users" -d '{"agent": {"token": "agent-token", "perms": ["all"]}}' -o /dev/null
+pass "a record Jenkins took with 200 but could not name is read back and the missing Run/Update named"
 stop_agent
 assert_eq 0 "$agent_rc" "exit code after SIGTERM"
 
