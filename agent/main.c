@@ -345,6 +345,25 @@ static int check_dddp(const struct config *cfg)
 	return rc;
 }
 
+/* cgroups: whether steps will get one each here (cgroup.h); only a bad setting fails. */
+static int check_cgroups(const struct config *cfg)
+{
+	const char *why;
+	char name[64];
+	int rc;
+
+	snprintf(name, sizeof(name), "dataops-check-%ld", (long)getpid());
+	rc = cgroup_setup(cfg->agent.cgroup, name, &why);
+	if (rc < 0)
+		printf("cgroups: FAILED: %s\n", error_last());
+	else if (rc == 1)
+		printf("cgroups: %s: ok (each step in a cgroup of its own)\n", cgroup_parent());
+	else
+		printf("cgroups: not used (%s): steps run in process groups\n", why);
+	(void)cgroup_setup("off", NULL, &why);
+	return rc < 0 ? rc : 0;
+}
+
 static int cmd_check(const struct config *cfg, const struct catalog *cat)
 {
 	size_t repos = 0, failed = 0;
@@ -352,7 +371,7 @@ static int cmd_check(const struct config *cfg, const struct catalog *cat)
 	printf("config: %s: ok\n", cfg->path ? cfg->path : "(defaults)");
 	printf("catalog: %s: %zu operations, %zu sequences: ok\n", cfg->agent.catalog,
 	       cat->op_count, cat->sequence_count);
-	if (check_secrets(cfg, cat) > 0)
+	if (check_secrets(cfg, cat) > 0 || check_cgroups(cfg) != 0)
 		return EXIT_CONFIG;
 	mirror_global_init();
 	for (size_t i = 0; i < cat->op_count; i++) {

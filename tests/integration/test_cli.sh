@@ -45,7 +45,17 @@ assert_eq 0 "$rc" "exit code of check"
 assert_contains "$T/out" "2 operations"
 assert_contains "$T/out" "1 of 1 repositories reachable"
 assert_contains "$T/out" "every secret the catalog asks for is configured"
-pass "check validates config, catalog and secrets and reaches the repository"
+grep -qE "^cgroups: (/.*: ok \(each step in a cgroup of its own\)|not used \(.*\): steps run in process groups)$" "$T/out" ||
+  fail "check says nothing of cgroups: $(cat "$T/out")"
+[ -z "$(find /sys/fs/cgroup -maxdepth 3 -name "dataops-check-*" 2>/dev/null)" ] || fail "check left its cgroup behind"
+pass "check validates config, catalog and secrets, says whether steps get cgroups, and reaches the repository"
+
+write_config "[secrets]" "vault_password_file = $T/vault" "[agent]" "cgroup = /nonexistent/cg"
+da check
+assert_eq 78 "$rc" "exit code of check with a cgroup directory that is not there"
+assert_contains "$T/out" "cgroups: FAILED: [agent] cgroup: /nonexistent/cg"
+write_config "[secrets]" "vault_password_file = $T/vault"
+pass "check refuses a cgroup setting that cannot work, naming it"
 
 write_config
 da check
