@@ -1137,6 +1137,7 @@ int scheduler_run(const struct scheduler_opts *o)
 		rc = jenkins_open_config(&s.jenkins, cfg, o->envp, o->jenkins_wait_ms, o->stop);
 	if (rc != 0) {
 		journal_free(s.journal);
+		(void)cgroup_setup("off", NULL, &no_cgroup);
 		return rc;
 	}
 	log_info("connected to Jenkins %s at %s as %s", jenkins_version(s.jenkins),
@@ -1145,6 +1146,7 @@ int scheduler_run(const struct scheduler_opts *o)
 	if (rc != 0) {
 		jenkins_free(s.jenkins);
 		journal_free(s.journal);
+		(void)cgroup_setup("off", NULL, &no_cgroup);
 		return rc;
 	}
 	pthread_mutex_init(&s.lock, NULL);
