@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,14 +135,44 @@ out:
 	return dir;
 }
 
-/* Can we make (and remove) a child cgroup in dir? 0, or -1 with errno. */
+/*
+ * Can we make a child cgroup in dir and move a process into it? Tried with
+ * a child of ours that only waits to be killed: a mkdir that works is not
+ * enough where the hierarchy refuses the move (EBUSY, EOPNOTSUPP), and each
+ * step would then say so. 0, or -1 with errno.
+ */
 static int cgroup_probe(const char *dir)
 {
 	char *probe = xasprintf("%s/dataops-probe-%ld", dir, (long)getpid());
-	int rc = mkdir(probe, 0755), saved = errno;
+	char pidtext[32];
+	int rc = -1, saved, status;
+	pid_t child;
 
-	if (rc == 0 && access(probe, F_OK) == 0 && rmdir(probe) != 0)
+	if (mkdir(probe, 0755) != 0) {
+		saved = errno;
+		free(probe);
+		errno = saved;
+		return -1;
+	}
+	child = fork();
+	if (child == 0) {
+		for (;;)
+			pause(); /* until the SIGKILL below */
+	}
+	saved = errno;
+	if (child > 0) {
+		snprintf(pidtext, sizeof(pidtext), "%ld", (long)child);
+		rc = cgroup_write(probe, "cgroup.procs", pidtext);
+		saved = errno;
+		kill(child, SIGKILL);
+		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	/* Reaped: the cgroup is empty now, and removable. */
+	if (rmdir(probe) != 0 && rc == 0) {
 		rc = -1;
+		saved = errno;
+	}
 	free(probe);
 	errno = saved;
 	return rc;
