@@ -784,13 +784,19 @@ int proc_kill_registered(const char *dir)
 			const char *cgroup = strchr(buf_cstr(&text), '\n');
 
 			leader_start = strtoull(buf_cstr(&text), NULL, 10);
-			/* The step's cgroup holds what left the group too. */
+			/*
+			 * The step's cgroup holds what left the group too. Only a
+			 * step cgroup of ours: the file could name any directory.
+			 */
 			if (cgroup != NULL && cgroup[1] == '/') {
 				char *cg = xstrndup(cgroup + 1, strcspn(cgroup + 1, "\n"));
 
-				killed += cgroup_signal(cg, SIGKILL);
-				if (cgroup_destroy(cg, PROC_CGROUP_WAIT_MS) != 0)
-					log_warn("%s", error_last());
+				if (strncmp(strrchr(cg, '/') + 1, PROC_CGROUP_PREFIX,
+					    strlen(PROC_CGROUP_PREFIX)) == 0) {
+					killed += cgroup_signal(cg, SIGKILL);
+					if (cgroup_destroy(cg, PROC_CGROUP_WAIT_MS) != 0)
+						log_warn("%s", error_last());
+				}
 				free(cg);
 			}
 			pd = opendir("/proc");

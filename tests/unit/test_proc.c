@@ -994,10 +994,31 @@ static void test_proc__cgroup_registry_kills_escaped(void **state)
 		execl("/bin/sleep", "sleep", "20", (char *)NULL);
 		_exit(127);
 	}
+	/* A cgroup not named as a step's is not ours to kill, whatever the file says. */
+	snprintf(name, sizeof(name), "other-test-%ld", (long)escaped);
+	cg = cgroup_enter(name, escaped);
+	assert_non_null(cg);
+	file = xasprintf("%s/%d", dir, 4194305);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fprintf(f, "0\n%s\n", cg);
+	fclose(f);
+	assert_int_equal(proc_kill_registered(dir), 0);
+	assert_true(cgroup_populated(cg));
+	free(cg);
+	free(file);
+
 	snprintf(name, sizeof(name), "dataops-step-test-%ld", (long)escaped);
 	cg = cgroup_enter(name, escaped);
 	assert_non_null(cg);
 	assert_true(cgroup_populated(cg));
+	snprintf(name, sizeof(name), "other-test-%ld", (long)escaped);
+	{
+		char *other = xasprintf("%s/%s", cgroup_parent(), name);
+
+		assert_int_equal(rmdir(other), 0); /* empty since the move */
+		free(other);
+	}
 	/* A group long gone (pid 2^22 + 1 is past pid_max's default), with the cgroup. */
 	file = xasprintf("%s/%d", dir, 4194305);
 	f = fopen(file, "w");
