@@ -357,7 +357,9 @@ static int check_cgroups(const struct config *cfg)
 	if (rc < 0)
 		printf("cgroups: FAILED: %s\n", error_last());
 	else if (rc == 1)
-		printf("cgroups: %s: ok (each step in a cgroup of its own)\n", cgroup_parent());
+		/* Where the agent's own would go: the check's name is not the agent's. */
+		printf("cgroups: %.*s: ok (each step in a cgroup of its own)\n",
+		       (int)(strrchr(cgroup_parent(), '/') - cgroup_parent()), cgroup_parent());
 	else
 		printf("cgroups: not used (%s): steps run in process groups\n", why);
 	(void)cgroup_setup("off", NULL, &why);

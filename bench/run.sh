@@ -53,6 +53,25 @@ p=$(time_loop 1 run Bench/Parallel)
 s=$(time_loop 1 run Bench/Single)
 awk -v p="$p" -v s="$s" 'BEGIN { printf "6 parallel branches of 1 s: %d ms, one 1 s step: %d ms, ratio %.2f\n", p, s, p/s }'
 
+# 3b. What a cgroup per step costs (mkdir, the move, cgroup.kill, rmdir): runs
+#     of twenty /bin/true steps with [agent] cgroup = auto against cgroup = off.
+#     Per run, auto also probes once that a process can be moved (the agent
+#     does that once at start); the per-step figure is what the steps add.
+{
+  printf '<?xml version="1.0"?>\n<operation path="Bench/True">\n  <steps>\n'
+  for i in $(seq 1 20); do printf '    <step name="t%d"><arg>true</arg></step>\n' "$i"; done
+  printf '  </steps>\n</operation>\n'
+} > "$T/jobs/t.xml"
+printf '[agent]\ncgroup = auto\n' > "$T/auto.conf"
+printf '[agent]\ncgroup = off\n' > "$T/off.conf"
+runc() { "$bin" --config "$1" --catalog "$T/jobs" --state-dir "$T/state" run "$2" >/dev/null 2>&1; }
+cg=$("$bin" --config "$T/auto.conf" --catalog "$T/jobs" --state-dir "$T/state" check 2>/dev/null |
+     sed -n 's/^cgroups: //p')
+n=30
+a=$(time_loop $n runc "$T/auto.conf" Bench/True)
+o=$(time_loop $n runc "$T/off.conf" Bench/True)
+awk -v a="$a" -v o="$o" -v n="$n" -v cg="$cg" 'BEGIN { printf "20 steps with a cgroup each: %.1f ms/run, without: %.1f ms/run, ratio %.2f, %.2f ms more per step (cgroups: %s)\n", a/n, o/n, a/(o?o:1), (a-o)/n/20, cg }'
+
 # 4. Data refresh (issue 4): six pods of one 1 s engine job each against one
 #    pod, through the Delphix engine double (bench/bench_data_refresh.sh).
 bench/bench_data_refresh.sh "$B" 3
