@@ -533,17 +533,20 @@ static void test_proc__final_kill_ends_detached_members(void **state)
 		"sleep 20 >/dev/null 2>&1 & echo $!; exec >/dev/null 2>&1; sleep 0.2", 200);
 }
 
+/*
+ * A step that leaves a process holding its stdout outside its group: setsid
+ * leaves our group, so no group signal reaches it. The leader waits until
+ * it has left (field 5 of stat, the pgid, is no longer ours), or our
+ * SIGTERM at the leader's exit could come first. It prints the pid.
+ */
+static const char *const escaped_holder_argv[] = { "/bin/sh", "-c",
+	"setsid sleep 20 & p=$!; echo $p; "
+	"while [ \"$(cut -d' ' -f5 /proc/$p/stat)\" = $$ ]; do sleep 0.01; done",
+	NULL };
+
 static void test_proc__gives_up_on_escaped_holder(void **state)
 {
-	/*
-	 * setsid leaves our group, so no group signal reaches it. The leader
-	 * waits until it has left (field 5 of stat, the pgid, is no longer
-	 * ours), or our SIGTERM at the leader's exit could come first.
-	 */
-	const char *const argv[] = { "/bin/sh", "-c",
-		"setsid sleep 20 & p=$!; echo $p; "
-		"while [ \"$(cut -d' ' -f5 /proc/$p/stat)\" = $$ ]; do sleep 0.01; done",
-		NULL };
+	const char *const *argv = escaped_holder_argv;
 	struct proc_result r;
 	struct capture c = { 0 };
 	pid_t bg;
@@ -962,26 +965,42 @@ static void test_proc__cgroup_ends_escaped_at_step_end(void **state)
 /* An escaped process holding our stdout is ended at once, not waited out for the drain bound. */
 static void test_proc__cgroup_ends_escaped_holder(void **state)
 {
-	const char *const argv[] = { "/bin/sh", "-c",
-		"setsid sleep 20 & p=$!; echo $p; "
-		"while [ \"$(cut -d' ' -f5 /proc/$p/stat)\" = $$ ]; do sleep 0.01; done",
-		NULL };
 	struct proc_result r;
 
 	if (*state == NULL)
 		skip();
-	assert_detached_ends_with_step(&r, argv, 5000);
+	assert_detached_ends_with_step(&r, escaped_holder_argv, 5000);
 	/* SIGTERM reached it through the cgroup: not the 5 s grace and 2 s drain bound. */
 	assert_true(r.elapsed_ms < 4000);
+}
+
+/*
+ * Move pid into the cgroup name and register that cgroup in regdir as a
+ * crashed agent would have, with a group long gone (pid 2^22 + 1 is past
+ * the largest pid_max). Returns the cgroup's path.
+ */
+static char *enter_and_register(const char *regdir, const char *name, pid_t pid)
+{
+	char *cg = cgroup_enter(name, pid), *file;
+	FILE *f;
+
+	assert_non_null(cg);
+	assert_true(cgroup_populated(cg));
+	file = xasprintf("%s/%d", regdir, 4194305);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fprintf(f, "0\n%s\n", cg);
+	fclose(f);
+	free(file);
+	return cg;
 }
 
 /* After a crash, the registry's cgroup reaches the process that left the registered group. */
 static void test_proc__cgroup_registry_kills_escaped(void **state)
 {
 	char dir[] = "/tmp/da-proc-cgreg-XXXXXX";
-	char *file, *cg, name[64];
+	char *cg, *other, name[64];
 	pid_t escaped;
-	FILE *f;
 	int status;
 
 	if (*state == NULL)
@@ -996,44 +1015,21 @@ static void test_proc__cgroup_registry_kills_escaped(void **state)
 	}
 	/* A cgroup not named as a step's is not ours to kill, whatever the file says. */
 	snprintf(name, sizeof(name), "other-test-%ld", (long)escaped);
-	cg = cgroup_enter(name, escaped);
-	assert_non_null(cg);
-	file = xasprintf("%s/%d", dir, 4194305);
-	f = fopen(file, "w");
-	assert_non_null(f);
-	fprintf(f, "0\n%s\n", cg);
-	fclose(f);
+	other = enter_and_register(dir, name, escaped);
 	assert_int_equal(proc_kill_registered(dir), 0);
-	assert_true(cgroup_populated(cg));
-	free(cg);
-	free(file);
+	assert_true(cgroup_populated(other));
 
 	snprintf(name, sizeof(name), "dataops-step-test-%ld", (long)escaped);
-	cg = cgroup_enter(name, escaped);
-	assert_non_null(cg);
-	assert_true(cgroup_populated(cg));
-	snprintf(name, sizeof(name), "other-test-%ld", (long)escaped);
-	{
-		char *other = xasprintf("%s/%s", cgroup_parent(), name);
-
-		assert_int_equal(rmdir(other), 0); /* empty since the move */
-		free(other);
-	}
-	/* A group long gone (pid 2^22 + 1 is past pid_max's default), with the cgroup. */
-	file = xasprintf("%s/%d", dir, 4194305);
-	f = fopen(file, "w");
-	assert_non_null(f);
-	fprintf(f, "0\n%s\n", cg);
-	fclose(f);
+	cg = enter_and_register(dir, name, escaped);
+	assert_int_equal(rmdir(other), 0); /* empty since the move */
 	assert_int_equal(proc_kill_registered(dir), 1);
 	assert_int_equal(waitpid(escaped, &status, 0), escaped);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	assert_int_equal(access(cg, F_OK), -1);
-	assert_int_equal(access(file, F_OK), -1);
-	free(file);
+	assert_int_equal(rmdir(dir), 0); /* the entry is gone too */
+	free(other);
 	free(cg);
-	rmdir(dir);
 }
 
 /* Step cgroups whose leader is gone are a crashed agent's: pruned with what is in them. */
