@@ -82,3 +82,8 @@ bool jobpath_segment_is_valid(const char *s)
 	}
 	return true;
 }
+
+char *jobpath_runs_job(const char *trigger_path)
+{
+	return xasprintf("%s-runs", trigger_path);
+}

@@ -26,5 +26,10 @@ bool jobpath_match(const char *pattern, const char *path, char **env_out);
 void jobpath_env_module(const char *path, char **env_out, char **module_out);
 /* Is s usable as one path segment (an env name, an operation name)? */
 bool jobpath_segment_is_valid(const char *s);
+/*
+ * The External Job that holds the runs of a trigger job: its sibling
+ * "<path>-runs" (DESIGN.md's Jenkins-side naming). New string.
+ */
+char *jobpath_runs_job(const char *trigger_path);
 
 #endif

@@ -194,14 +194,6 @@ static int load_catalog(struct catalog **cat, const struct config *cfg)
 	return 0;
 }
 
-static bool env_is_served(const struct config *cfg, const char *env)
-{
-	for (size_t i = 0; i < cfg->agent.env_count; i++)
-		if (strcmp(cfg->agent.envs[i], env) == 0)
-			return true;
-	return false;
-}
-
 static int cmd_jobs(const struct config *cfg, const struct catalog *cat)
 {
 	for (size_t i = 0; i < cat->op_count; i++) {
@@ -586,7 +578,7 @@ static int cmd_run(const struct config *cfg, const struct catalog *cat, const st
 		code = EXIT_USAGE;
 		goto out;
 	}
-	if (env && !env_is_served(cfg, env)) {
+	if (!config_serves_env(cfg, env)) {
 		fprintf(stderr, "dataops-agent: environment '%s' is not served by this agent "
 			"([agent] envs)\n", env);
 		code = EXIT_USAGE;

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "jenkins.h"
+#include "jobpath.h"
 #include "journal.h"
 #include "log.h"
 #include "proc.h"
@@ -221,7 +222,7 @@ static void *slot_thread(void *arg)
 	struct slot *sl = arg;
 	struct scheduler *s = sl->s;
 	const struct config *cfg = s->o->cfg;
-	char *runs_job = xasprintf("%s-runs", sl->item.full_name);
+	char *runs_job = jobpath_runs_job(sl->item.full_name);
 	char *display = NULL, *description = NULL, *unique = NULL, *by = NULL;
 	const char *path;
 	struct run_outcome oc = { .result = RUN_FAILURE };
@@ -532,24 +533,15 @@ static struct slot *scheduler_free_slot(struct scheduler *s)
 	return NULL;
 }
 
-static bool scheduler_has_item(struct scheduler *s, long long id)
+/* The busy slot running queue item id, or NULL. */
+static struct slot *scheduler_slot_of(struct scheduler *s, long long id)
 {
 	for (unsigned i = 0; i < s->slot_count; i++)
 		if (s->slots[i].busy && s->slots[i].item.id == id)
-			return true;
-	return false;
+			return &s->slots[i];
+	return NULL;
 }
 
-/* Is env one this agent serves? */
-static bool scheduler_serves(const struct config *cfg, const char *env)
-{
-	if (env == NULL)
-		return true;
-	for (size_t i = 0; i < cfg->agent.env_count; i++)
-		if (strcmp(cfg->agent.envs[i], env) == 0)
-			return true;
-	return false;
-}
 
 /* --------------------------------------------------- cancel requests */
 
@@ -577,7 +569,7 @@ static void scheduler_record_request(struct scheduler *s, const struct jenkins_q
 				     long long target, const char *what)
 {
 	const struct config *cfg = s->o->cfg;
-	char *runs_job = xasprintf("%s-runs", req->full_name);
+	char *runs_job = jobpath_runs_job(req->full_name);
 	char *unique = xasprintf("q%lld", req->id);
 	char *display = xasprintf("#%lld cancel #%lld", req->id, target);
 	char *description = xasprintf("Queue item %lld of %s, triggered by %s: a request to cancel "
@@ -600,14 +592,6 @@ static void scheduler_record_request(struct scheduler *s, const struct jenkins_q
 	free(display);
 	free(unique);
 	free(runs_job);
-}
-
-static struct slot *scheduler_slot_of(struct scheduler *s, long long id)
-{
-	for (unsigned i = 0; i < s->slot_count; i++)
-		if (s->slots[i].busy && s->slots[i].item.id == id)
-			return &s->slots[i];
-	return NULL;
 }
 
 /*
@@ -656,7 +640,7 @@ static void scheduler_cancel_request(struct scheduler *s, struct jenkins_queue_i
 		return;
 	}
 	/* Nobody here runs it: is any agent running it, or has one recorded it? */
-	runs_job = xasprintf("%s-runs", req->full_name);
+	runs_job = jobpath_runs_job(req->full_name);
 	if (jenkins_find_record(s->jenkins, runs_job, target, &m) != 0 || m.running) {
 		free(runs_job);
 		return;        /* the agent that runs it answers */
@@ -727,10 +711,10 @@ static int scheduler_poll(struct scheduler *s)
 		const struct catalog_operation *op;
 		char *env = NULL, *cancel;
 
-		if (scheduler_has_item(s, it->id))
+		if (scheduler_slot_of(s, it->id) != NULL)
 			continue;
 		op = catalog_match(s->o->cat, it->full_name, &env);
-		if (op == NULL || !scheduler_serves(s->o->cfg, env)) {
+		if (op == NULL || !config_serves_env(s->o->cfg, env)) {
 			free(env);
 			continue;
 		}
@@ -826,7 +810,7 @@ static int scheduler_reconcile_claim(struct scheduler *s, const struct journal_e
 {
 	enum jenkins_item_state st = JENKINS_ITEM_GONE;
 	struct jenkins_record_match m;
-	char *runs_job = xasprintf("%s-runs", e->job);
+	char *runs_job = jobpath_runs_job(e->job);
 	long long again = -1;
 	int rc = ours ? 0 : jenkins_queue_item_state(s->jenkins, e->queue_id, &st);
 
@@ -867,7 +851,7 @@ out:
 /* Record a run the agent was running (or had finished) when it died, from its spool. */
 static int scheduler_recover_run(struct scheduler *s, const struct journal_entry *e)
 {
-	char *runs_job = xasprintf("%s-runs", e->job);
+	char *runs_job = jobpath_runs_job(e->job);
 	struct jenkins_record_match m;
 	struct spool *sp = NULL;
 	char *note = NULL, *display = NULL, *description = NULL;
@@ -1020,7 +1004,7 @@ static void scheduler_reconcile(struct scheduler *s, bool startup)
 		int rc;
 
 		/* Later passes take what is left: lost claims, runs whose record failed. */
-		if (scheduler_has_item(s, e->queue_id))
+		if (scheduler_slot_of(s, e->queue_id) != NULL)
 			continue;
 		if (startup)
 			log_info("journal: queue item %lld of %s was %s when the agent stopped",

@@ -992,3 +992,13 @@ void config_dispose(struct config *cfg)
 	free(cfg->secrets);
 	memset(cfg, 0, sizeof(*cfg));
 }
+
+bool config_serves_env(const struct config *cfg, const char *env)
+{
+	if (env == NULL)
+		return true;
+	for (size_t i = 0; i < cfg->agent.env_count; i++)
+		if (strcmp(cfg->agent.envs[i], env) == 0)
+			return true;
+	return false;
+}

@@ -112,6 +112,8 @@ int config_read_secret(char **out, const char *what, const char *path,
 
 /* The path of a [secrets] entry, or NULL. Borrowed. */
 const char *config_secret_path(const struct config *cfg, const char *name);
+/* Is env one of [agent] envs? NULL (an operation without {env}) always is. */
+bool config_serves_env(const struct config *cfg, const char *env);
 
 void config_dispose(struct config *cfg);
 
