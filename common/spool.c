@@ -34,10 +34,27 @@ struct spool {
 	struct buf scratch;   /* a redacted chunk on its way to the file */
 };
 
+/* A spool over an open file, of size bytes so far. */
+static struct spool *spool_new(const char *path, int fd, uint64_t size)
+{
+	struct spool *s = xcalloc(1, sizeof(*s));
+	pthread_condattr_t attr;
+
+	s->path = xstrdup(path);
+	s->fd = fd;
+	s->size = size;
+	buf_init(&s->scratch, SIZE_MAX / 2);
+	pthread_mutex_init(&s->lock, NULL);
+	/* Monotonic waits (spool_read_at): a clock change must not stall a follower. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->grown, &attr);
+	pthread_condattr_destroy(&attr);
+	return s;
+}
+
 int spool_open(struct spool **out, const char *path)
 {
-	struct spool *s;
-	pthread_condattr_t attr;
 	int fd;
 
 	*out = NULL;
@@ -46,17 +63,7 @@ int spool_open(struct spool **out, const char *path)
 		error_set_errno("cannot create spool file %s", path);
 		return DA_ERROR;
 	}
-	s = xcalloc(1, sizeof(*s));
-	s->path = xstrdup(path);
-	s->fd = fd;
-	buf_init(&s->scratch, SIZE_MAX / 2);
-	pthread_mutex_init(&s->lock, NULL);
-	/* Monotonic waits: a clock change must not stall a follower. */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->grown, &attr);
-	pthread_condattr_destroy(&attr);
-	*out = s;
+	*out = spool_new(path, fd, 0);
 	return 0;
 }
 
@@ -77,15 +84,9 @@ int spool_open_finished(struct spool **out, const char *path)
 		close(fd);
 		return DA_ERROR;
 	}
-	s = xcalloc(1, sizeof(*s));
-	s->path = xstrdup(path);
-	s->fd = fd;
-	s->size = (uint64_t)st.st_size;
+	s = spool_new(path, fd, (uint64_t)st.st_size);
 	s->finished = true;
 	s->write_errno = EBADF;   /* read-only: every write is refused */
-	buf_init(&s->scratch, SIZE_MAX / 2);
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->grown, NULL);
 	*out = s;
 	return 0;
 }
