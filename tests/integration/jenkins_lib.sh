@@ -72,6 +72,9 @@ trigger() {
     sed -n 's|^[Ll]ocation: .*/queue/item/\([0-9]*\)/.*|\1|p'
 }
 
+# rec Q: a Python expression, the records among $RUNS of queue item Q (named "#Q ...").
+rec() { echo "[r for r in $RUNS if (r['displayName'] or '').startswith('#$1 ')]"; }
+
 # wait_for SECONDS PYTHON-EXPR: until the expression over the state is True.
 wait_for() {
   local secs=$1 expr=$2 i
@@ -92,10 +95,8 @@ start_agent() {
 # stop_agent: SIGTERM, and wait (bounded) for it to exit; $agent_rc.
 stop_agent() {
   kill -TERM "$AGENT_PID" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$AGENT_PID" 2>/dev/null; then
-    kill -KILL "$AGENT_PID"; cat "$T/agent.log" >&2; fail "the agent did not stop within 30 s"
-  fi
+  within 30 gone "$AGENT_PID" ||
+    { kill -KILL "$AGENT_PID"; cat "$T/agent.log" >&2; fail "the agent did not stop within 30 s"; }
   set +e; wait "$AGENT_PID"; agent_rc=$?; set -e
 }
 

@@ -48,6 +48,18 @@ assert_eq() { # EXPECTED ACTUAL WHAT
   [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
 }
 
+# within SECS CMD...: CMD succeeds within SECS s (tried every 0.1 s, then once more).
+within() {
+  local i
+  for ((i = 0; i < $1 * 10; i++)); do "${@:2}" && return 0; sleep 0.1; done
+  "${@:2}"
+}
+
+# gone PID: no such process (a zombie still counts as there: its parent has not reaped it).
+gone() { ! kill -0 "$1" 2>/dev/null; }
+# dead PID: the process is gone or a zombie (dead, whoever reaps it).
+dead() { gone "$1" || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
 git_q() { git -c init.defaultBranch=main "$@" >/dev/null 2>&1; }
 
 # A repository at $1 whose README says which commit it is.

@@ -18,7 +18,6 @@ XML
 start_jenkins
 JOB_PARAMS="n kib" create_job_tree Provision/dev/DataPipeline/Big
 RUNS="s['jobs']['Provision/dev/DataPipeline/Big-runs']['runs']"
-rec() { echo "[r for r in $RUNS if (r['displayName'] or '').startswith('#$1 ')]"; }
 
 # 1. min_free_mb larger than the disk: nothing is claimed, the node says why.
 agent_config "min_free_mb = 1048576"
@@ -42,8 +41,8 @@ printf 'keep_runs_mb = 0\nclaim_reconcile = 1s\n' >> "$T/agent.conf"
 start_agent
 q=$(trigger Provision/dev/DataPipeline/Big n=11 kib=64)
 wait_for 20 "len($(rec $q)) == 1" || fail "run 11 not recorded"
-for _ in $(seq 1 100); do ls "$T"/state/runs/*-q"$q"-*.log >/dev/null 2>&1 || break; sleep 0.1; done
-ls "$T"/state/runs/*-q"$q"-*.log 2>/dev/null && fail "the spool of a recorded run was kept"
+no_spool() { ! ls "$T"/state/runs/*-q"$1"-*.log >/dev/null 2>&1; }
+within 10 no_spool "$q" || fail "the spool of a recorded run was kept: $(ls "$T"/state/runs/*-q"$q"-*.log)"
 wait_log 10 "removed the spools of"
 stop_agent
 sed -i '/^keep_runs_mb = 0$/d; /^claim_reconcile = 1s$/d' "$T/agent.conf"
@@ -67,6 +66,7 @@ assert_contains "$T/log2" "the run's log could not be written on node test-agent
 assert_contains "$T/log2" "No space left on device"
 q3=$(trigger Provision/dev/DataPipeline/Big n=3)
 wait_log 10 "claiming nothing until there is room"
+sleep 1   # a few polls (200 ms) after the trigger: time enough to claim it wrongly
 assert_eq "True" "$(jpy "$q3 in [i['id'] for i in s['queue']]")" "nothing claimed on a full disk"
 rm -f "$T"/small/state/runs/*q"$q"-*.log
 wait_for 20 "len($(rec $q3)) == 1" || { cat "$T/agent.log"; fail "not claimed again after room was made"; }
