@@ -23,18 +23,16 @@ cat > "$T/jobs/kafka.xml" <<XML
     <step name="show"><arg>scripts/show.sh</arg></step>
     <step name="slow" shell="true"><script>
       echo "first line of the slow step"
-      # Hold the run open until the test has seen the line in Jenkins.
-      for i in \$(seq 1 200); do [ -e "\$STATE_DIR/go" ] &amp;&amp; break; sleep 0.05; done
+      # Hold the run open until the test has seen the line in Jenkins (at most 60 s).
+      for i in \$(seq 1 1200); do [ -e "\$STATE_DIR/go" ] &amp;&amp; break; sleep 0.05; done
       echo "after the go"
       [ "\$(cat VERSION)" != second ] || { echo "refusing the second version"; exit 3; }
     </script></step>
   </steps>
 </operation>
 XML
-write_config "url = PLACEHOLDER" "user = agent" "token_file = $T/token" "labels = dataops-agent"
 start_jenkins
-sed -i "s|^url = PLACEHOLDER|url = $JURL|" "$T/agent.conf"
-printf '[agent]\npoll_interval = 200ms\nexecutors = 2\n' >> "$T/agent.conf"
+agent_config
 create_job_tree Provision/dev/DataPipeline/Kafka Provision/prod/DataPipeline/Kafka Build/Other
 
 # systemd's notify socket, as a datagram listener that writes what it hears.
@@ -46,11 +44,11 @@ with open(sys.argv[2], "a") as f:
         f.write(s.recv(4096).decode() + "\n---\n"); f.flush()
 ' "$T/notify.sock" "$T/notify.log" &
 JD_PIDS+=($!)
-for _ in $(seq 1 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+within 5 test -S "$T/notify.sock" || fail "the notify socket listener did not start"
 export NOTIFY_SOCKET=$T/notify.sock
 start_agent
 unset NOTIFY_SOCKET
-wait_for 10 "s['nodes'].get('test-agent',{}).get('offlineCause') is not None" ||
+wait_for 30 "s['nodes'].get('test-agent',{}).get('offlineCause') is not None" ||
   { cat "$T/agent.log"; fail "the node was not registered with a status"; }
 assert_eq "True" "$(jpy "s['nodes']['test-agent']['labels'] == 'dataops-agent' and s['nodes']['test-agent']['mode'] == 'EXCLUSIVE'")" "node labels and mode"
 assert_eq "idle" "$(jpy "s['nodes']['test-agent']['offlineCause'][1]")" "node message when idle"
@@ -69,7 +67,7 @@ RUNS="s['jobs']['Provision/dev/DataPipeline/Kafka-runs']['runs']"
 wait_for 15 "len($RUNS) == 1 and 'first line of the slow step' in $RUNS[0]['log']" ||
   { cat "$T/agent.log"; jpy "$RUNS"; fail "the log did not reach Jenkins while the run was going"; }
 assert_eq "True" "$(jpy "$RUNS[0]['building']")" "the run is in progress while its log is visible"
-wait_for 5 "'running Provision/dev/DataPipeline/Kafka for queue $q' == s['nodes']['test-agent']['offlineCause'][1]" ||
+wait_for 20 "'running Provision/dev/DataPipeline/Kafka for queue $q' == s['nodes']['test-agent']['offlineCause'][1]" ||
   fail "node message while running: $(jpy "s['nodes']['test-agent']['offlineCause']")"
 touch "$T/state/go"
 wait_for 15 "not $RUNS[0]['building']" || fail "the run did not finish"
