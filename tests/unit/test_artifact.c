@@ -15,23 +15,6 @@
 #include "tmpdir.h"
 #include "xmalloc.h"
 
-static char *tmpdir;
-
-static int setup(void **state)
-{
-	(void)state;
-	tmpdir = tmpdir_new("artifact");
-	return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	tmpdir_free(tmpdir);
-	tmpdir = NULL;
-	return 0;
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -41,24 +24,12 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static char *read_file(const char *path)
-{
-	static char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void test_artifact__store_then_fetch_same_bytes(void **state)
 {
 	char *src = xasprintf("%s/in.zip", tmpdir);
 	char *dest = xasprintf("%s/ws/ansible/in.zip", tmpdir);
 	char sha[ARTIFACT_SHA256_HEX], sha2[ARTIFACT_SHA256_HEX];
+	char *fetched;
 
 	(void)state;
 	write_file(src, "abc");
@@ -69,7 +40,10 @@ static void test_artifact__store_then_fetch_same_bytes(void **state)
 	assert_int_equal(artifact_fetch(sha2, tmpdir, "Build/AnalyticsCore", "release-2.8.0",
 					"lpa_core_artifacts.zip", dest), 0);
 	assert_string_equal(sha, sha2);
-	assert_string_equal(read_file(dest), "abc");
+	fetched = tmpdir_read_file(dest);
+	assert_non_null(fetched);
+	assert_string_equal(fetched, "abc");
+	free(fetched);
 	free(src);
 	free(dest);
 }
@@ -131,5 +105,5 @@ int main(void)
 		cmocka_unit_test(test_artifact__corruption_detected),
 		cmocka_unit_test(test_artifact__version_cannot_escape),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -699,23 +699,6 @@ static void test_redact__values_added_while_in_use(void **state)
 
 /* ---- the spool ---- */
 
-static char *tmpdir;
-
-static int setup(void **state)
-{
-	(void)state;
-	tmpdir = tmpdir_new("redact");
-	return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	tmpdir_free(tmpdir);
-	tmpdir = NULL;
-	return 0;
-}
-
 struct follower {
 	struct spool *s;
 	struct buf got;
@@ -736,21 +719,6 @@ static void *follow(void *arg)
 		buf_put(&f->got, chunk, (size_t)n);
 	}
 	return NULL;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-
-	assert_non_null(fp);
-	buf_init(&b, 1 << 24);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		buf_put(&b, chunk, n);
-	fclose(fp);
-	return buf_detach(&b);
 }
 
 static void test_redact__spool_readers_never_see_a_secret(void **state)
@@ -784,7 +752,8 @@ static void test_redact__spool_readers_never_see_a_secret(void **state)
 	pthread_join(t, NULL);
 	assert_int_equal(spool_size(f.s), want.len);
 	assert_string_equal(buf_cstr(&f.got), buf_cstr(&want));
-	file = slurp(path);
+	file = tmpdir_read_file(path);
+	assert_non_null(file);
 	assert_string_equal(file, buf_cstr(&want));
 	assert_null(strstr(file, SECRET));
 	free(file);
@@ -811,7 +780,8 @@ static void test_redact__spool_big_write_secret_across_chunks(void **state)
 	spool_set_redactor(s, r);
 	assert_int_equal(spool_write(s, data, len), 0);
 	spool_free(s); /* without finish: nothing held may be lost */
-	file = slurp(path);
+	file = tmpdir_read_file(path);
+	assert_non_null(file);
 	assert_null(strstr(file, SECRET));
 	assert_int_equal(strlen(file), len - 2 * strlen(SECRET) + 2 * strlen(REDACT_MASK));
 	assert_memory_equal(file + at, REDACT_MASK "xxx", 7);
@@ -837,7 +807,8 @@ static void test_redact__spool_without_redactor_is_unchanged(void **state)
 	assert_int_equal(spool_set_redactor(s, NULL), 0);
 	assert_int_equal(spool_write(s, SECRET, strlen(SECRET)), 0);
 	assert_int_equal(spool_finish(s), 0);
-	file = slurp(path);
+	file = tmpdir_read_file(path);
+	assert_non_null(file);
 	assert_string_equal(file, SECRET "\n" REDACT_MASK "\ns3c" SECRET);
 	free(file);
 	spool_free(s);
@@ -920,7 +891,8 @@ static void test_redact__log_lines(void **state)
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
-	text = slurp(path);
+	text = tmpdir_read_file(path);
+	assert_non_null(text);
 	assert_null(strstr(text, SECRET));
 	assert_null(strstr(text, json));
 	assert_non_null(strstr(text, " error token " REDACT_MASK " and {\"t\":\"" REDACT_MASK "\"}\n"));
@@ -960,5 +932,5 @@ int main(void)
 		cmocka_unit_test(test_redact__error_messages),
 		cmocka_unit_test(test_redact__log_lines),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

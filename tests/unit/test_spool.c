@@ -17,23 +17,6 @@
 #include "tmpdir.h"
 #include "xmalloc.h"
 
-static char *tmpdir;
-
-static int setup(void **state)
-{
-	(void)state;
-	tmpdir = tmpdir_new("spool");
-	return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	tmpdir_free(tmpdir);
-	tmpdir = NULL;
-	return 0;
-}
-
 static void test_spool__reader_sees_writes_then_end(void **state)
 {
 	char *path = xasprintf("%s/a.log", tmpdir);
@@ -180,5 +163,5 @@ int main(void)
 		cmocka_unit_test(test_fsutil__mkdir_p_and_remove_tree),
 		cmocka_unit_test(test_fsutil__relpath_safety),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -1,4 +1,5 @@
 /* tmpdir.c - a private directory for a unit test group (see tmpdir.h). */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include "tmpdir.h"
 
 #include <errno.h>
@@ -6,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "fsutil.h"
 #include "xmalloc.h"
+
+char *tmpdir;
 
 char *tmpdir_new(const char *name)
 {
@@ -27,4 +31,31 @@ void tmpdir_free(char *dir)
 		return;
 	fs_remove_tree(dir);
 	free(dir);
+}
+
+int tmpdir_setup(void **state)
+{
+	(void)state;
+	tmpdir = tmpdir_new(program_invocation_short_name);
+	return tmpdir ? 0 : -1;
+}
+
+int tmpdir_teardown(void **state)
+{
+	(void)state;
+	tmpdir_free(tmpdir);
+	tmpdir = NULL;
+	return 0;
+}
+
+char *tmpdir_read_file(const char *path)
+{
+	struct buf b;
+
+	buf_init(&b, 64u << 20);
+	if (fs_read_file(&b, path, 64u << 20) != 0) {
+		buf_dispose(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
 }

@@ -11,4 +11,19 @@ char *tmpdir_new(const char *name);
 /* Remove it and what it holds; accepts NULL. */
 void tmpdir_free(char *dir);
 
+/*
+ * For a file whose tests share one directory: cmocka group setup and
+ * teardown around tmpdir_new, named after the test binary
+ * ("/tmp/da-test_spool-XXXXXX"). Between the two, tmpdir is its path.
+ */
+extern char *tmpdir;
+int tmpdir_setup(void **state);
+int tmpdir_teardown(void **state);
+
+/*
+ * The whole file at path as a new string (its bytes, then a NUL); NULL when
+ * it cannot be read, with the reason in error_last(). Up to 64 MiB.
+ */
+char *tmpdir_read_file(const char *path);
+
 #endif
