@@ -874,31 +874,34 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "POST":         # @POST -> 404 (§0.1)
             raise self.not_found()
 
-    def denied(self, perm):
+    def denied(self, perm, perm_id=None):
         user = self.user or "anonymous"
+        perm_id = perm_id or PERMS[perm]
         hdrs = [("X-You-Are-Authenticated-As", user),
                 ("X-You-Are-In-Group-Disabled", "JENKINS-39402: use -Dhudson.security.AccessDeniedException2."
                  "REPORT_GROUP_HEADERS=true or use /whoAmI to diagnose"),
-                ("X-Required-Permission", PERMS[perm])]
+                ("X-Required-Permission", perm_id)]
         hdrs += [("X-Permission-Implied-By", p) for p in IMPLIED_BY.get(perm, ["hudson.model.Hudson.Administer"])]
         if self.user is None:              # HudsonAuthenticationEntryPoint (§1.3)
             body = ("<html><head><meta http-equiv='refresh' content='1;url=/login?from=%s'/><script>window.location."
                     "replace('/login?from=%s');</script></head><body style='background-color:white; color:white;'>\n"
                     "Authentication required\n<!--\nYou are authenticated as: anonymous\nGroups that you are in:\n  \n"
                     "Permission you need to have (but didn't): %s\n-->\n</body></html>"
-                    % (quote(self.path, safe=""), quote(self.path, safe=""), PERMS[perm]))
+                    % (quote(self.path, safe=""), quote(self.path, safe=""), perm_id))
         else:
             body = "<html><body><h1>Access Denied</h1><p>%s is missing the %s permission</p></body></html>" % (
-                html.escape(user), PERMS[perm])
+                html.escape(user), perm_id)
         return HTTPError(403, body, hdrs)
 
-    def need(self, perm):
+    def need(self, perm, perm_id=None):
+        """perm is the --users name; perm_id the Jenkins permission the action checks, when the
+        name covers several (`computer`: Computer.Create, Configure, Connect, Disconnect, Delete)."""
         if self.user is None and perm == "read" and self.server.mode["anonymous_read"]:
             return
         perms = self.server.users.get(self.user, {}).get("perms", set()) if self.user else set()
         if "all" in perms or perm in perms or (perm == "cancel" and "build" in perms):
             return
-        raise self.denied(perm)
+        raise self.denied(perm, perm_id)
 
     # -- fault injection (/_double/faults)
     def fault(self, name):
@@ -1117,7 +1120,7 @@ class Handler(BaseHTTPRequestHandler):
                              default_tree="busyExecutors,computer[*],displayName,totalExecutors")
         if s == ["doCreateItem"]:            # form API (§2.2)
             self.stapler_post()
-            self.need("computer")
+            self.need("computer", "hudson.model.Computer.Create")
             f = self.form()
             name = (f.get("name") or "").strip()
             err = check_good_name(name)
@@ -1145,7 +1148,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.redirect("computer/")
         if s == ["createItem"]:              # XML API, >= 2.539 only (§2.3)
             self.stapler_post()
-            self.need("computer")
+            self.need("computer", "hudson.model.Computer.Create")
             if vtuple(srv.version) < (2, 539):
                 raise self.failure("No mode given")
             name = self.query.get("name", "")
@@ -1180,7 +1183,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200)
         if rest in (["changeOfflineCause"], ["toggleOffline"]):   # §2.5
             self.require_post()
-            self.need("computer")
+            # Computer.DISCONNECT to take it offline, Computer.CONNECT when toggleOffline clears it
+            clear = rest == ["toggleOffline"] and n.offline_cause is not None
+            self.need("computer", "hudson.model.Computer." + ("Connect" if clear else "Disconnect"))
             msg = self.form().get("offlineMessage", "")
             with srv.lock:
                 if rest == ["toggleOffline"] and n.offline_cause:
@@ -1191,7 +1196,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.redirect("computer/%s/" % quote(n.name))
         if rest == ["doDelete"]:             # §2.6
             self.require_post()
-            self.need("computer")
+            self.need("computer", "hudson.model.Computer.Delete")
             with srv.lock:
                 srv.nodes.pop(n.name, None)
             srv.save_state()
@@ -1241,15 +1246,15 @@ class Handler(BaseHTTPRequestHandler):
             with srv.qlock:
                 it = srv.find_item(qid)
                 d = srv.item_json(it, root) if it else None
-            if s[2:] == ["cancelQueue"]:     # deprecated: 204 regardless since 2.211 (§6.3)
+            if it is None:
+                raise self.not_found()
+            if s[2:] == ["cancelQueue"]:     # deprecated: 204 regardless of outcome since 2.211 (§6.3)
                 self.require_post()
-                if it and it.stage != "left":
+                if self.can_cancel():        # Item.doCancelQueue: no-op without Item.CANCEL
                     self.do_cancel(it)
                 if srv.mode["cancel_302"]:
                     return self.redirect(self.headers.get("Referer") or "queue/")
                 return self.send(204)
-            if d is None:
-                raise self.not_found()
             if s[2:] == ["api", "json"]:
                 return self.json(d, default_tree=ITEM_TREE)
             if s[2:] == []:
@@ -1271,6 +1276,11 @@ class Handler(BaseHTTPRequestHandler):
         self.server.save_state()
         return True
 
+    def can_cancel(self):
+        """Item.hasCancelPermission: Item.CANCEL, implied by Item.BUILD."""
+        perms = self.server.users.get(self.user, {}).get("perms", set()) if self.user else set()
+        return bool({"all", "cancel", "build"} & perms)
+
     def cancel_item(self):
         srv = self.server
         self.require_post()
@@ -1279,14 +1289,14 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise self.oops(500, "For input string: \"%s\"" % self.query.get("id"))
         it = srv.find_item(qid)              # lock-free snapshot read (§6.2)
-        perms = srv.users.get(self.user, {}).get("perms", set()) if self.user else set()
-        can_cancel = bool({"all", "cancel", "build"} & perms)
+        can_cancel = self.can_cancel()
         if srv.mode["cancel_302"]:           # <= 2.210: always 302 to Referer or /queue/ (§6.3)
-            if it is not None and can_cancel:
+            # the Item.CANCEL check came with SECURITY-891 (2.121.2); before it anybody cancelled
+            if it is not None and (can_cancel or vtuple(srv.version) < (2, 121, 2)):
                 self.do_cancel(it)
             return self.redirect(self.headers.get("Referer") or "queue/")
-        if it is None:
-            raise self.jetty_error(404, "Provided id (%d) not found" % qid)
+        if it is None:                       # HttpResponses.error: the Oops page, not Jetty's
+            raise self.oops(404, "Provided id (%d) not found" % qid)
         if not can_cancel:
             raise self.oops(422, "Item for id (%d) is not cancellable" % qid)
         if it.stage != "left" and self.fault("cancel_500"):
@@ -1580,9 +1590,9 @@ class Handler(BaseHTTPRequestHandler):
                     p.need(1)
             p.next_tag()                      # <result>
             txt = p.element_text()
-            try:
+            if re.fullmatch(r"[+-]?[0-9]+", txt) and -2**31 <= int(txt) < 2**31:   # Integer.parseInt
                 result = "SUCCESS" if int(txt) == 0 else "FAILURE"
-            except ValueError:
+            else:                             # Result.fromString: exact name, any case
                 result = next((x for x in RESULTS if x.lower() == txt.lower()), "FAILURE")
             while True:
                 p.next_tag()

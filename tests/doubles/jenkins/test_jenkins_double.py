@@ -265,11 +265,18 @@ def test_nodes_offline_toggle_config_delete(jd):
     assert st == 400 and h["X-Error"].startswith("Agent called ")
     assert jd.req("GET", "computer/nope/api/json")[0] == 404
     assert jd.req("GET", "computer/n1/toggleOffline")[0] == 405
+    # a user without the permission: 403 names the one this action checks (§0.1)
+    for path, perm in (("computer/doCreateItem", "Create"), ("computer/n1/changeOfflineCause", "Disconnect"),
+                       ("computer/n1/toggleOffline", "Disconnect"), ("computer/n1/doDelete", "Delete")):
+        st, h, _ = jd.req("POST", path, form.encode(), auth="bob:btok", headers=hdr)
+        assert (st, h["X-Required-Permission"]) == (403, "hudson.model.Computer." + perm), path
     st, h, _ = jd.req("POST", "computer/n1/changeOfflineCause?offlineMessage=draining", b"")
     assert st == 302
     n = jget(jd, "computer/n1/api/json")
     assert n["offline"] and n["temporarilyOffline"] and n["offlineCauseReason"] == "draining"
     assert n["offlineCause"]["description"] == "Disconnected by admin : draining"
+    st, h, _ = jd.req("POST", "computer/n1/toggleOffline", b"", auth="bob:btok")   # clearing it needs CONNECT
+    assert (st, h["X-Required-Permission"]) == (403, "hudson.model.Computer.Connect")
     jd.req("POST", "computer/n1/toggleOffline?offlineMessage=ignored", b"")
     n = jget(jd, "computer/n1/api/json?tree=offline,temporarilyOffline")
     assert n == {"_class": "hudson.slaves.SlaveComputer", "offline": True, "temporarilyOffline": False}
@@ -332,7 +339,12 @@ def test_cancel_item_codes(jd):
     jd.create("", "rel", project())
     jd.req("POST", "job/rel/buildWithParameters?github_release_tag=v1", b"")
     assert jd.req("GET", "queue/cancelItem?id=1")[0] == 405
-    assert jd.req("POST", "queue/cancelItem?id=99", b"")[0] == 404
+    st, h, b = jd.req("POST", "queue/cancelItem?id=99", b"")
+    assert st == 404 and b"Oops!" in b and b"HTTP ERROR" not in b   # HttpResponses.error, not Jetty's page
+    # the deprecated cancelQueue: 204 whatever happened, a no-op without Item.CANCEL, 404 for no item
+    assert jd.req("POST", "queue/item/1/cancelQueue", b"", auth="bob:btok")[0] == 204
+    assert jget(jd, "queue/item/1/api/json")["_class"] != "hudson.model.Queue$LeftItem"
+    assert jd.req("POST", "queue/item/99/cancelQueue", b"")[0] == 404
     assert jd.req("POST", "queue/cancelItem?id=1", b"", auth="bob:btok")[0] == 422
     jd.control("faults", cancel_500=1)
     assert jd.req("POST", "queue/cancelItem?id=1", b"")[0] == 500      # stale object: still queued
@@ -367,7 +379,11 @@ def test_old_version_mode(tmp_path):
         assert h["X-Jenkins"] == "2.204.1"
         st, h, _ = d.req("POST", "job/rel/buildWithParameters?github_release_tag=v1", b"")
         assert st == 201                      # 303 only since 2.308
-        assert d.req("POST", "queue/cancelItem?id=1", b"", headers={"Referer": d.url + "x"})[0] == 302
+        # 2.121.2 - 2.210: 302 to the Referer whatever happened; without Item.CANCEL nothing is cancelled
+        st, h, _ = d.req("POST", "queue/cancelItem?id=1", b"", auth="bob:btok", headers={"Referer": d.url + "x"})
+        assert (st, h["Location"]) == (302, d.url + "x") and "cancelled" not in jget(d, "queue/item/1/api/json")
+        st, h, _ = d.req("POST", "queue/cancelItem?id=1", b"", headers={"Referer": d.url + "x"})
+        assert (st, h["Location"]) == (302, d.url + "x")
         assert d.req("GET", "queue/item/1/api/json")[2] and json.loads(d.req("GET", "queue/item/1/api/json")[2])[
             "cancelled"] is True
     finally:
@@ -456,6 +472,17 @@ def test_stream_whitespace_corrupts_and_update_permission(jd):
     # bob lacks Item.BUILD: 403 before any body is read
     s = Stream(jd, "runs", auth="bob:btok")
     assert s.response() == 403
+
+
+def test_stream_result_is_parsed_as_jenkins_does(jd):
+    """<result>: Integer.parseInt (no whitespace), else Result.fromString (any case), else FAILURE."""
+    jd.create("", "runs", EXTERNAL)
+    for n, (sent, want) in enumerate((("0", "SUCCESS"), (" 0", "FAILURE"), ("1", "FAILURE"),
+                                      ("aborted", "ABORTED"), ("4294967296", "FAILURE"), ("OK", "FAILURE")), 1):
+        s = Stream(jd, "runs")
+        s.chunk('<run><log encoding="hexBinary">%s<!----></log><result>%s</result></run>' % (hexs("x\n"), sent))
+        assert s.finish() == 200
+        assert jget(jd, "job/runs/%d/api/json" % n)["result"] == want, sent
 
 
 def test_stream_idle_timeout_and_disconnect_fail_the_run(jd):
