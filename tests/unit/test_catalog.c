@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +19,19 @@
 
 #include "catalog.h"
 #include "error.h"
+#include "tmpdir.h"
 
 #define JOBS DA_SOURCE_DIR "/jobs"
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* A private directory for one catalog; removed with tmpdir_free. */
 static char *make_dir(void)
 {
-	char tmpl[] = "/tmp/test_catalog.XXXXXX";
-	char *d = mkdtemp(tmpl);
+	char *d = tmpdir_new("catalog");
 
 	assert_non_null(d);
-	return strdup(d);
+	return d;
 }
 
 static void write_file(const char *dir, const char *name, const char *content)
@@ -44,25 +44,6 @@ static void write_file(const char *dir, const char *name, const char *content)
 	assert_non_null(f);
 	assert_int_equal(fputs(content, f) >= 0, 1);
 	assert_int_equal(fclose(f), 0);
-}
-
-/* Remove a flat test directory and free its name. */
-static void remove_dir(char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[512];
-
-	while (d && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-	free(dir);
 }
 
 /*
@@ -81,6 +62,16 @@ static void expect_error(const char *dir, const char *file, int line, const char
 	if (!strstr(error_last(), where) || (words && !strstr(error_last(), words)))
 		fail_msg("expected \"%s\" and \"%s\" in:\n%s", where, words ? words : "",
 			 error_last());
+}
+
+/* A catalog of one file, x.xml, holding doc: it fails at x.xml:line with words. */
+static void expect_doc_error(const char *doc, int line, const char *words)
+{
+	char *dir = make_dir();
+
+	write_file(dir, "x.xml", doc);
+	expect_error(dir, "x.xml", line, words);
+	tmpdir_free(dir);
 }
 
 /* One valid operation file around the given <steps> body. */
@@ -378,30 +369,23 @@ static void test_catalog__builds_steps_and_branches(void **state)
 	assert_string_equal(op->display_name, "B");
 	assert_int_equal(catalog_sequence_find(cat, "all")->count, 2);
 	catalog_free(cat);
-	remove_dir(dir);
+	tmpdir_free(dir);
 }
 
 /* ---- errors name the file and the line ------------------------------------- */
 
 static void test_catalog__malformed_xml(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "bad.xml", OP_HEAD "  <steps>\n  <step name=\"a\"><arg>x</arg></stp>\n</steps></operation>\n");
-	expect_error(dir, "bad.xml", 4, NULL);
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "  <steps>\n  <step name=\"a\"><arg>x</arg></stp>\n</steps></operation>\n",
+			 4, NULL);
 }
 
 static void test_catalog__unknown_element(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "x.xml", OP_HEAD "  <steps>\n    <step name=\"a\"><arg>x</arg></step>\n"
-		   "    <bogus/>\n  </steps>\n</operation>\n");
-	expect_error(dir, "x.xml", 5, "bogus");
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "  <steps>\n    <step name=\"a\"><arg>x</arg></step>\n"
+			 "    <bogus/>\n  </steps>\n</operation>\n", 5, "bogus");
 }
 
 static void test_catalog__duplicate_path_across_files(void **state)
@@ -413,64 +397,47 @@ static void test_catalog__duplicate_path_across_files(void **state)
 	write_file(dir, "two.xml", "<?xml version=\"1.0\"?>\n<!-- a -->\n<!-- b -->\n"
 		   "<operation path=\"Build/X\">\n<steps><step name=\"a\"><arg>x</arg></step></steps></operation>\n");
 	expect_error(dir, "two.xml", 4, "one.xml:2");
-	remove_dir(dir);
+	tmpdir_free(dir);
 }
 
 static void test_catalog__unknown_name_reference(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "x.xml", OP_HEAD "<parameters><param name=\"p\"/></parameters>\n<steps>\n"
-		   "<step name=\"a\">\n<arg>x</arg>\n<arg>${p}${q}</arg></step></steps></operation>\n");
-	expect_error(dir, "x.xml", 7, "${q}");
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "<parameters><param name=\"p\"/></parameters>\n<steps>\n"
+			 "<step name=\"a\">\n<arg>x</arg>\n<arg>${p}${q}</arg></step></steps></operation>\n",
+			 7, "${q}");
 }
 
 static void test_catalog__braces_in_script(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "x.xml", OP_HEAD "<parameters><param name=\"p\"/></parameters>\n<steps>\n"
-		   "<step name=\"a\" shell=\"true\">\n<script>echo ${p}</script></step></steps></operation>\n");
-	expect_error(dir, "x.xml", 6, "not allowed in a <script>");
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "<parameters><param name=\"p\"/></parameters>\n<steps>\n"
+			 "<step name=\"a\" shell=\"true\">\n<script>echo ${p}</script></step></steps></operation>\n",
+			 6, "not allowed in a <script>");
 }
 
 static void test_catalog__value_secret_in_argv(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "x.xml", OP_HEAD "<steps>\n<step name=\"a\">\n"
-		   "<secret name=\"tok\" env=\"TOKEN\" as=\"value\"/>\n<arg>curl</arg>\n"
-		   "<arg>-H</arg><arg>Authorization: ${TOKEN}</arg></step></steps></operation>\n");
-	expect_error(dir, "x.xml", 7, "must never be in argv");
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "<steps>\n<step name=\"a\">\n"
+			 "<secret name=\"tok\" env=\"TOKEN\" as=\"value\"/>\n<arg>curl</arg>\n"
+			 "<arg>-H</arg><arg>Authorization: ${TOKEN}</arg></step></steps></operation>\n",
+			 7, "must never be in argv");
 }
 
 static void test_catalog__workdir_outside_checkout(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "x.xml", OP_HEAD "<steps>\n\n<step name=\"a\" workdir=\"ansible/../..\">"
-		   "<arg>x</arg></step></steps></operation>\n");
-	expect_error(dir, "x.xml", 5, "\"..\"");
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "<steps>\n\n<step name=\"a\" workdir=\"ansible/../..\">"
+			 "<arg>x</arg></step></steps></operation>\n", 5, "\"..\"");
 }
 
 static void test_catalog__count_template_without_n(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "x.xml", OP_HEAD "<steps>\n<parallel name=\"p\" count=\"6\">\n"
-		   "<branch name=\"prep\"><step name=\"a\"><arg>x</arg></step></branch>\n"
-		   "</parallel></steps></operation>\n");
-	expect_error(dir, "x.xml", 5, "{n}");
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "<steps>\n<parallel name=\"p\" count=\"6\">\n"
+			 "<branch name=\"prep\"><step name=\"a\"><arg>x</arg></step></branch>\n"
+			 "</parallel></steps></operation>\n", 5, "{n}");
 }
 
 static void test_catalog__dddp_steps(void **state)
@@ -517,7 +484,7 @@ static void test_catalog__dddp_steps(void **state)
 	assert_string_equal(catalog_dddp_action_name(op->stages[1].branches[3].steps[0].dddp->action),
 			    "container-refresh");
 	catalog_free(cat);
-	remove_dir(dir);
+	tmpdir_free(dir);
 }
 
 static void test_catalog__dddp_step_errors(void **state)
@@ -541,26 +508,20 @@ static void test_catalog__dddp_step_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *dir = make_dir();
 		char body[1024];
 
 		snprintf(body, sizeof(body), OP_HEAD "<steps>\n<step name=\"a\">%s</step>\n"
 			 "</steps></operation>\n", cases[i].step);
-		write_file(dir, "x.xml", body);
-		expect_error(dir, "x.xml", 4, cases[i].words);
-		remove_dir(dir);
+		expect_doc_error(body, 4, cases[i].words);
 	}
 }
 
 static void test_catalog__dddp_unknown_action_refused_by_schema(void **state)
 {
-	char *dir = make_dir();
-
 	(void)state;
-	write_file(dir, "x.xml", OP_HEAD "<steps>\n<step name=\"a\">"
-		   "<dddp action=\"provision\" database=\"d\"/></step>\n</steps></operation>\n");
-	expect_error(dir, "x.xml", 4, "provision");
-	remove_dir(dir);
+	expect_doc_error(OP_HEAD "<steps>\n<step name=\"a\">"
+			 "<dddp action=\"provision\" database=\"d\"/></step>\n</steps></operation>\n",
+			 4, "provision");
 }
 
 /*
@@ -601,7 +562,7 @@ static void test_catalog__doctype_refused_entity_never_read(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	/* and in this process too, for the message */
 	expect_error(dir, "x.xml", 3, "DOCTYPE");
-	remove_dir(dir);
+	tmpdir_free(dir);
 }
 
 static void test_catalog__sequence_names_unknown_operation(void **state)
@@ -613,7 +574,7 @@ static void test_catalog__sequence_names_unknown_operation(void **state)
 	write_file(dir, "seq.xml", "<sequences>\n<sequence name=\"s\">\n<op path=\"Build/X\"/>\n"
 		   "<op path=\"Build/Y\"/>\n</sequence></sequences>\n");
 	expect_error(dir, "seq.xml", 4, "Build/Y");
-	remove_dir(dir);
+	tmpdir_free(dir);
 }
 
 static void test_catalog__empty_directory(void **state)
@@ -628,7 +589,7 @@ static void test_catalog__empty_directory(void **state)
 	assert_non_null(strstr(error_last(), "no catalog files"));
 	assert_int_equal(catalog_load(&cat, "/nonexistent/dir"), DA_EINVALID);
 	assert_non_null(strstr(error_last(), "/nonexistent/dir"));
-	remove_dir(dir);
+	tmpdir_free(dir);
 }
 
 static void test_catalog__other_semantic_errors(void **state)
@@ -667,13 +628,10 @@ static void test_catalog__other_semantic_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *dir = make_dir();
 		char doc[2048];
 
 		snprintf(doc, sizeof(doc), OP_HEAD "%s\n</operation>\n", cases[i].body);
-		write_file(dir, "e.xml", doc);
-		expect_error(dir, "e.xml", cases[i].line, cases[i].words);
-		remove_dir(dir);
+		expect_doc_error(doc, cases[i].line, cases[i].words);
 	}
 }
 
@@ -696,7 +654,7 @@ static void test_catalog__file_too_big(void **state)
 		assert_non_null(strstr(error_last(), "big.xml"));
 		assert_non_null(strstr(error_last(), "larger than"));
 	}
-	remove_dir(dir);
+	tmpdir_free(dir);
 }
 
 static int teardown_libxml(void **state)
