@@ -74,6 +74,7 @@ struct scheduler {
 	bool drained_by_user;
 	bool no_room;              /* state_dir below min_free_mb: no claims */
 	bool ran_since_sweep;      /* a run went since the last sweep for orphans with none going */
+	bool prune_due;            /* a spool was written or released since the last prune */
 	bool cancelled;            /* the runs were told to stop */
 	unsigned poll_failures;
 };
@@ -381,6 +382,7 @@ static unsigned scheduler_reap(struct scheduler *s)
 		if (done) {
 			pthread_join(sl->thread, NULL);
 			slot_clear(sl);
+			s->prune_due = true;
 		} else if (sl->busy) {
 			running++;
 		}
@@ -542,7 +544,6 @@ static struct slot *scheduler_slot_of(struct scheduler *s, long long id)
 	return NULL;
 }
 
-
 /* --------------------------------------------------- cancel requests */
 
 /* Remove parameter name from an item's parameters; its value (new string) or NULL. */
@@ -584,6 +585,7 @@ static void scheduler_record_request(struct scheduler *s, const struct jenkins_q
 		spool_finish(sp);
 		scheduler_record(s->jenkins, s->o->stop, 3, runs_job, req->id, sp, NULL,
 				 RUN_NOT_BUILT, 0, display, description);
+		s->prune_due = true;
 	} else {
 		log_error("cancel request %lld: %s", req->id, error_last());
 	}
@@ -1013,13 +1015,17 @@ static void scheduler_reconcile(struct scheduler *s, bool startup)
 			rc = scheduler_reconcile_claim(s, e, e->state == JOURNAL_CLAIMED);
 		else
 			rc = scheduler_recover_run(s, e);
-		if (rc == 0)
-			journal_remove(s->journal, e->queue_id, true);
-		else if (rc != DA_ERETRY)
+		if (rc == 0 && journal_remove(s->journal, e->queue_id, true) == 0)
+			s->prune_due = true;   /* its spool is no longer the journal's */
+		else if (rc != 0 && rc != DA_ERETRY)
 			log_warn("journal: queue item %lld: %s (tried again later)", e->queue_id,
 				 error_last());
 	}
-	scheduler_prune_runs(s, v, n);
+	/* Not on every pass: reading and sizing every spool is only worth it after a change. */
+	if (startup || s->prune_due) {
+		scheduler_prune_runs(s, v, n);
+		s->prune_due = false;
+	}
 	journal_entries_free(v, n);
 }
 
@@ -1218,7 +1224,6 @@ int scheduler_run(const struct scheduler_opts *o)
 				s.poll_failures = 0;
 			}
 			next_poll = scheduler_next_poll(cfg);
-			/* A claim filled slots: look again at once when others are still free. */
 		}
 		scheduler_wait(&s, next_poll);
 	}
