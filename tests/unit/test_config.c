@@ -1,11 +1,10 @@
-/* Unit tests for common/config.c. Each test works in its own mkdtemp dir. */
+/* Unit tests for common/config.c. Each test works in its own private directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,63 +14,42 @@
 
 #include "config.h"
 #include "error.h"
+#include "tmpdir.h"
 #include "xmalloc.h"
 
-struct fixture {
-	char *dir;
-};
-
+/* Each test's state is its private directory. */
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
-
-	f->dir = xasprintf("%s/da-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	*state = f;
-	return 0;
+	*state = tmpdir_new("config");
+	return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	DIR *d = opendir(f->dir);
-	struct dirent *de;
-
-	/* Tests only make plain files and links, so one level is enough. */
-	while (d && (de = readdir(d))) {
-		char *path;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		path = xasprintf("%s/%s", f->dir, de->d_name);
-		unlink(path);
-		free(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(f->dir);
-	free(f->dir);
-	free(f);
+	tmpdir_free(*state);
 	return 0;
 }
 
-/* Write name under the test's dir with mode; returns the path (free it). */
-static char *write_file(struct fixture *f, const char *name, const char *text, mode_t mode)
+/* Write len bytes as name under dir with mode; returns the path (free it). */
+static char *write_bytes(const char *dir, const char *name, const char *data, size_t len,
+			 mode_t mode)
 {
-	char *path = xasprintf("%s/%s", f->dir, name);
-	size_t len = strlen(text);
+	char *path = xasprintf("%s/%s", dir, name);
 	int fd;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	/* fchmod, since the umask would mask the bits we test. */
 	assert_int_equal(fchmod(fd, mode), 0);
 	assert_int_equal(close(fd), 0);
 	return path;
+}
+
+/* Write text as name under dir with mode; returns the path (free it). */
+static char *write_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	return write_bytes(dir, name, text, strlen(text), mode);
 }
 
 /* The last error must be "<path>:<rest>". */
@@ -84,10 +62,10 @@ static void assert_error_at(const char *path, const char *rest)
 }
 
 /* Load text as agent.conf; expect failure with "agent.conf:<rest>". */
-static void assert_file_error(struct fixture *f, const char *text, int code, const char *rest)
+static void assert_file_error(const char *dir, const char *text, int code, const char *rest)
 {
 	struct config cfg;
-	char *path = write_file(f, "agent.conf", text, 0644);
+	char *path = write_file(dir, "agent.conf", text, 0644);
 
 	error_clear();
 	assert_int_equal(config_load(&cfg, path, true, NULL), code);
@@ -100,11 +78,11 @@ static void assert_file_error(struct fixture *f, const char *text, int code, con
 
 static void test_config__loads_full_file(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	struct config cfg;
 	char *path;
 
-	path = write_file(f, "agent.conf",
+	path = write_file(dir, "agent.conf",
 			  "# dataops-agent configuration\n"
 			  "; both comment styles\n"
 			  "\n"
@@ -166,10 +144,10 @@ static void test_config__loads_full_file(void **state)
 
 static void test_config__defaults_without_file(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char host[HOST_NAME_MAX + 1] = "";
 	struct config cfg;
-	char *path = xasprintf("%s/absent.conf", f->dir);
+	char *path = xasprintf("%s/absent.conf", dir);
 
 	assert_int_equal(config_load(&cfg, path, false, NULL), 0);
 	assert_null(cfg.path);
@@ -196,9 +174,9 @@ static void test_config__defaults_without_file(void **state)
 
 static void test_config__missing_named_file_is_error(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	struct config cfg;
-	char *path = xasprintf("%s/absent.conf", f->dir);
+	char *path = xasprintf("%s/absent.conf", dir);
 	char *want = xasprintf("%s: cannot open: No such file or directory", path);
 
 	assert_int_equal(config_load(&cfg, path, true, NULL), DA_ENOTFOUND);
@@ -270,7 +248,7 @@ static void test_config__unterminated_quote_is_error(void **state)
 
 static void test_config__line_and_file_caps(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	struct config cfg;
 	char *text, *path, *want;
 	size_t n;
@@ -280,13 +258,13 @@ static void test_config__line_and_file_caps(void **state)
 	n = (size_t)snprintf(text, 5000, "[jenkins]\nlabels = ");
 	memset(text + n, 'a', 4096 - strlen("labels = "));
 	strcpy(text + n + 4096 - strlen("labels = "), "\n");
-	path = write_file(f, "agent.conf", text, 0644);
+	path = write_file(dir, "agent.conf", text, 0644);
 	assert_int_equal(config_load(&cfg, path, true, NULL), 0);
 	config_dispose(&cfg);
 	free(path);
 	memset(text + n, 'a', 4097 - strlen("labels = "));
 	strcpy(text + n + 4097 - strlen("labels = "), "\n");
-	assert_file_error(f, text, DA_EINVALID, "2: line is longer than 4096 bytes");
+	assert_file_error(dir, text, DA_EINVALID, "2: line is longer than 4096 bytes");
 	free(text);
 
 	/* A file of comments just past 1 MiB. */
@@ -295,7 +273,7 @@ static void test_config__line_and_file_caps(void **state)
 	for (size_t i = 100; i < 1024 * 1024; i += 100)
 		text[i] = '\n';
 	text[1024 * 1024 + 1] = '\0';
-	path = write_file(f, "big.conf", text, 0644);
+	path = write_file(dir, "big.conf", text, 0644);
 	want = xasprintf("%s: file is larger than 1 MiB", path);
 	assert_int_equal(config_load(&cfg, path, true, NULL), DA_ETOOBIG);
 	assert_string_equal(error_last(), want);
@@ -303,7 +281,7 @@ static void test_config__line_and_file_caps(void **state)
 	free(path);
 	/* Exactly 1 MiB is fine. */
 	text[1024 * 1024] = '\0';
-	path = write_file(f, "big.conf", text, 0644);
+	path = write_file(dir, "big.conf", text, 0644);
 	assert_int_equal(config_load(&cfg, path, true, NULL), 0);
 	config_dispose(&cfg);
 	free(path);
@@ -312,14 +290,10 @@ static void test_config__line_and_file_caps(void **state)
 
 static void test_config__nul_byte_is_error(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	struct config cfg;
-	char *path = xasprintf("%s/agent.conf", f->dir);
-	FILE *fp = fopen(path, "w");
+	char *path = write_bytes(dir, "agent.conf", "[agent]\nlabels = a\0b\n", 21, 0644);
 
-	assert_non_null(fp);
-	assert_int_equal(fwrite("[agent]\nlabels = a\0b\n", 1, 21, fp), 21);
-	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(config_load(&cfg, path, true, NULL), DA_EINVALID);
 	assert_error_at(path, "2: line contains a NUL byte");
 	free(path);
@@ -337,9 +311,9 @@ static void check_set(struct config *cfg, const char *section, const char *key,
 
 static void test_config__validates_values(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	struct config cfg;
-	char *path = xasprintf("%s/absent.conf", f->dir);
+	char *path = xasprintf("%s/absent.conf", dir);
 
 	assert_int_equal(config_load(&cfg, path, false, NULL), 0);
 
@@ -445,7 +419,7 @@ static void test_config__validates_values(void **state)
 
 static void test_config__env_overrides_file(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *envp[] = {
 		"PATH=/usr/bin",
 		"DATAOPS_AGENT_EXECUTORS=4",
@@ -458,7 +432,7 @@ static void test_config__env_overrides_file(void **state)
 	struct config cfg;
 	char *path;
 
-	path = write_file(f, "agent.conf",
+	path = write_file(dir, "agent.conf",
 			  "[jenkins]\nurl = http://jenkins\n"
 			  "[agent]\nexecutors = 8\nlog_level = warn\n"
 			  "[dddp]\nuser = etl\n"
@@ -479,12 +453,12 @@ static void test_config__env_overrides_file(void **state)
 
 static void test_config__env_error_names_variable(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *bad_value[] = { "DATAOPS_AGENT_EXECUTORS=x", NULL };
 	char *bad_key[] = { "DATAOPS_AGENT_COLOUR=blue", NULL };
 	char *bad_secret[] = { "DATAOPS_SECRETS_VAULT_FILE=relative", NULL };
 	struct config cfg;
-	char *path = xasprintf("%s/absent.conf", f->dir);
+	char *path = xasprintf("%s/absent.conf", dir);
 
 	assert_int_equal(config_load(&cfg, path, false, bad_value), DA_EINVALID);
 	assert_string_equal(error_last(),
@@ -499,7 +473,7 @@ static void test_config__env_error_names_variable(void **state)
 
 static void test_config__env_ignores_secret_values(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *envp[] = {
 		"DATAOPS_JENKINS_TOKEN=s3cr3t-token",
 		"DATAOPS_DDDP_PASSWORD=s3cr3t-password",
@@ -512,7 +486,7 @@ static void test_config__env_ignores_secret_values(void **state)
 		NULL,
 	};
 	struct config cfg;
-	char *path = xasprintf("%s/absent.conf", f->dir);
+	char *path = xasprintf("%s/absent.conf", dir);
 
 	assert_int_equal(config_load(&cfg, path, false, envp), 0);
 	assert_int_equal(cfg.secret_count, 0);
@@ -523,10 +497,10 @@ static void test_config__env_ignores_secret_values(void **state)
 
 static void test_config__flag_beats_env(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *envp[] = { "DATAOPS_AGENT_EXECUTORS=4", NULL };
 	struct config cfg;
-	char *path = write_file(f, "agent.conf", "[agent]\nexecutors = 8\n", 0644);
+	char *path = write_file(dir, "agent.conf", "[agent]\nexecutors = 8\n", 0644);
 
 	assert_int_equal(config_load(&cfg, path, true, envp), 0);
 	assert_int_equal(cfg.agent.executors, 4);
@@ -542,12 +516,12 @@ static void test_config__flag_beats_env(void **state)
 
 static void test_config__cache_dir_follows_state_dir(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *env_state[] = { "DATAOPS_AGENT_STATE_DIR=/srv/env/", NULL };
 	struct config cfg;
 	char *path;
 
-	path = write_file(f, "agent.conf", "[agent]\nstate_dir = /srv/da\n", 0644);
+	path = write_file(dir, "agent.conf", "[agent]\nstate_dir = /srv/da\n", 0644);
 	assert_int_equal(config_load(&cfg, path, true, NULL), 0);
 	assert_string_equal(cfg.git.cache_dir, "/srv/da/git");
 	/* A derived cache_dir moves with a later --state-dir. */
@@ -567,7 +541,7 @@ static void test_config__cache_dir_follows_state_dir(void **state)
 	config_dispose(&cfg);
 	free(path);
 
-	path = write_file(f, "agent.conf",
+	path = write_file(dir, "agent.conf",
 			  "[git]\ncache_dir = /fast/git\n[agent]\nstate_dir = /srv/da\n", 0644);
 	assert_int_equal(config_load(&cfg, path, true, NULL), 0);
 	assert_string_equal(cfg.git.cache_dir, "/fast/git");
@@ -579,10 +553,10 @@ static void test_config__cache_dir_follows_state_dir(void **state)
 
 static void test_config__secret_from_file(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *path, *secret;
 
-	path = write_file(f, "token", "t0ken-value\n", 0600);
+	path = write_file(dir, "token", "t0ken-value\n", 0600);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path,
 					    "DATAOPS_JENKINS_TOKEN", NULL), 0);
 	assert_string_equal(secret, "t0ken-value");
@@ -590,17 +564,17 @@ static void test_config__secret_from_file(void **state)
 	free(path);
 
 	/* Only one newline goes, and "\r\n" counts as one. */
-	path = write_file(f, "token", "t0ken-value\r\n", 0400);
+	path = write_file(dir, "token", "t0ken-value\r\n", 0400);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path, NULL, NULL), 0);
 	assert_string_equal(secret, "t0ken-value");
 	free(secret);
 	free(path);
-	path = write_file(f, "token", "line1\nline2\n\n", 0600);
+	path = write_file(dir, "token", "line1\nline2\n\n", 0600);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path, NULL, NULL), 0);
 	assert_string_equal(secret, "line1\nline2\n");
 	free(secret);
 	free(path);
-	path = write_file(f, "token", "no-newline", 0600);
+	path = write_file(dir, "token", "no-newline", 0600);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path, NULL, NULL), 0);
 	assert_string_equal(secret, "no-newline");
 	free(secret);
@@ -609,11 +583,11 @@ static void test_config__secret_from_file(void **state)
 
 static void test_config__secret_through_symlink(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *path, *link, *secret;
 
-	path = write_file(f, "token", "t0ken-value\n", 0600);
-	link = xasprintf("%s/token-link", f->dir);
+	path = write_file(dir, "token", "t0ken-value\n", 0600);
+	link = xasprintf("%s/token-link", dir);
 	assert_int_equal(symlink(path, link), 0);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", link, NULL, NULL), 0);
 	assert_string_equal(secret, "t0ken-value");
@@ -624,10 +598,10 @@ static void test_config__secret_through_symlink(void **state)
 
 static void test_config__secret_group_readable_refused(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *path, *secret, *want;
 
-	path = write_file(f, "token", "t0ken-value\n", 0644);
+	path = write_file(dir, "token", "t0ken-value\n", 0644);
 	want = xasprintf("[jenkins] token_file %s is readable by group or others "
 			 "(mode 0644); chmod 600 it", path);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path,
@@ -638,7 +612,7 @@ static void test_config__secret_group_readable_refused(void **state)
 	free(want);
 	free(path);
 
-	path = write_file(f, "token", "t0ken-value\n", 0620);
+	path = write_file(dir, "token", "t0ken-value\n", 0620);
 	want = xasprintf("[jenkins] token_file %s is writable by group or others "
 			 "(mode 0620); chmod 600 it", path);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path, NULL, NULL),
@@ -650,12 +624,12 @@ static void test_config__secret_group_readable_refused(void **state)
 
 static void test_config__secret_env_wins(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *envp[] = { "DATAOPS_JENKINS_TOKEN=from-env", NULL };
 	char *empty[] = { "DATAOPS_JENKINS_TOKEN=", NULL };
 	char *path, *secret;
 
-	path = write_file(f, "token", "from-file\n", 0600);
+	path = write_file(dir, "token", "from-file\n", 0600);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path,
 					    "DATAOPS_JENKINS_TOKEN", envp), 0);
 	assert_string_equal(secret, "from-env");
@@ -675,8 +649,8 @@ static void test_config__secret_env_wins(void **state)
 
 static void test_config__secret_missing_is_error(void **state)
 {
-	struct fixture *f = *state;
-	char *path = xasprintf("%s/absent-token", f->dir);
+	const char *dir = *state;
+	char *path = xasprintf("%s/absent-token", dir);
 	char *secret, *want;
 
 	want = xasprintf("[jenkins] token_file %s: cannot open: No such file or directory", path);
@@ -695,37 +669,30 @@ static void test_config__secret_missing_is_error(void **state)
 
 static void test_config__secret_bad_files_refused(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	char *path, *secret, *big;
 
-	path = write_file(f, "token", "\n", 0600);
+	path = write_file(dir, "token", "\n", 0600);
 	assert_int_equal(config_read_secret(&secret, "[dddp] password_file", path, NULL, NULL),
 			 DA_EINVALID);
 	assert_non_null(strstr(error_last(), "is empty"));
 	free(path);
 
-	path = xasprintf("%s/token", f->dir);
-	{
-		FILE *fp = fopen(path, "w");
-
-		assert_non_null(fp);
-		assert_int_equal(fwrite("ab\0cd\n", 1, 6, fp), 6);
-		assert_int_equal(fclose(fp), 0);
-	}
+	path = write_bytes(dir, "token", "ab\0cd\n", 6, 0600);
 	assert_int_equal(config_read_secret(&secret, "[dddp] password_file", path, NULL, NULL),
 			 DA_EINVALID);
 	assert_non_null(strstr(error_last(), "contains a NUL byte"));
 	free(path);
 
 	/* A directory is not a regular file. */
-	assert_int_equal(config_read_secret(&secret, "[dddp] password_file", f->dir, NULL, NULL),
+	assert_int_equal(config_read_secret(&secret, "[dddp] password_file", dir, NULL, NULL),
 			 DA_EINVALID);
 	assert_non_null(strstr(error_last(), "is not a regular file"));
 
 	big = xmalloc(64 * 1024 + 2);
 	memset(big, 'k', 64 * 1024 + 1);
 	big[64 * 1024 + 1] = '\0';
-	path = write_file(f, "token", big, 0600);
+	path = write_file(dir, "token", big, 0600);
 	assert_int_equal(config_read_secret(&secret, "[dddp] password_file", path, NULL, NULL),
 			 DA_ETOOBIG);
 	assert_non_null(strstr(error_last(), "larger than 64 KiB"));
@@ -733,7 +700,7 @@ static void test_config__secret_bad_files_refused(void **state)
 	/* A file of exactly 64 KiB is fine (its newline dropped). */
 	big[64 * 1024 - 1] = '\n';
 	big[64 * 1024] = '\0';
-	path = write_file(f, "token", big, 0600);
+	path = write_file(dir, "token", big, 0600);
 	assert_int_equal(config_read_secret(&secret, "[dddp] password_file", path, NULL, NULL), 0);
 	assert_int_equal(strlen(secret), 64 * 1024 - 1);
 	free(secret);
@@ -744,7 +711,7 @@ static void test_config__secret_bad_files_refused(void **state)
 /* A secret put where it does not belong is never repeated in a message. */
 static void test_config__values_never_leak(void **state)
 {
-	struct fixture *f = *state;
+	const char *dir = *state;
 	static const char secret_value[] = "hunter2-s3cr3t";
 	char *envp[] = { "DATAOPS_JENKINS_PASSWORD=hunter2-s3cr3t", NULL };
 	char *env_url[] = { "DATAOPS_JENKINS_URL=ftp://admin:hunter2-s3cr3t@jenkins", NULL };
@@ -761,7 +728,7 @@ static void test_config__values_never_leak(void **state)
 	char *path, *secret;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		path = write_file(f, "agent.conf", files[i], 0644);
+		path = write_file(dir, "agent.conf", files[i], 0644);
 		error_clear();
 		assert_int_equal(config_load(&cfg, path, true, NULL), DA_EINVALID);
 		assert_true(strlen(error_last()) > 0);
@@ -769,14 +736,14 @@ static void test_config__values_never_leak(void **state)
 		free(path);
 	}
 
-	path = xasprintf("%s/absent.conf", f->dir);
+	path = xasprintf("%s/absent.conf", dir);
 	assert_int_equal(config_load(&cfg, path, false, envp), DA_EINVALID);
 	assert_string_equal(error_last(), "DATAOPS_JENKINS_PASSWORD: unknown key 'password' in [jenkins]");
 	assert_int_equal(config_load(&cfg, path, false, env_url), DA_EINVALID);
 	assert_null(strstr(error_last(), secret_value));
 	free(path);
 
-	path = write_file(f, "token", "hunter2-s3cr3t\n", 0640);
+	path = write_file(dir, "token", "hunter2-s3cr3t\n", 0640);
 	assert_int_equal(config_read_secret(&secret, "[jenkins] token_file", path, NULL, NULL),
 			 DA_EINVALID);
 	assert_null(strstr(error_last(), secret_value));
