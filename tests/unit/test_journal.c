@@ -16,23 +16,26 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "fsutil.h"
 #include "journal.h"
+#include "tmpdir.h"
 #include "xmalloc.h"
 
-static char dir[64];
+/* Each test's state_dir, new for each test. */
+static char *dir;
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/da-journal-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	dir = tmpdir_new("journal");
+	return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return fs_remove_tree(dir);
+	tmpdir_free(dir);
+	dir = NULL;
+	return 0;
 }
 
 static void test_journal__round_trip_and_order(void **state)
