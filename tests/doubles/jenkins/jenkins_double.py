@@ -1170,7 +1170,8 @@ class Handler(BaseHTTPRequestHandler):
             with srv.lock:
                 return self.json(self.node_json(n), default_tree="*")
         if rest == ["config.xml"]:
-            if self.command == "GET":
+            if self.command == "GET":             # Computer.EXTENDED_READ (§2.4)
+                self.need("computer", "hudson.model.Computer.ExtendedRead")
                 return self.send(200, n.to_xml(), "application/xml;charset=utf-8")
             self.need("computer")
             with srv.lock:

@@ -267,9 +267,12 @@ def test_nodes_offline_toggle_config_delete(jd):
     assert jd.req("GET", "computer/n1/toggleOffline")[0] == 405
     # a user without the permission: 403 names the one this action checks (§0.1)
     for path, perm in (("computer/doCreateItem", "Create"), ("computer/n1/changeOfflineCause", "Disconnect"),
-                       ("computer/n1/toggleOffline", "Disconnect"), ("computer/n1/doDelete", "Delete")):
+                       ("computer/n1/toggleOffline", "Disconnect"), ("computer/n1/doDelete", "Delete"),
+                       ("computer/n1/config.xml", "Configure")):
         st, h, _ = jd.req("POST", path, form.encode(), auth="bob:btok", headers=hdr)
         assert (st, h["X-Required-Permission"]) == (403, "hudson.model.Computer." + perm), path
+    st, h, _ = jd.req("GET", "computer/n1/config.xml", auth="bob:btok")
+    assert (st, h["X-Required-Permission"]) == (403, "hudson.model.Computer.ExtendedRead")
     st, h, _ = jd.req("POST", "computer/n1/changeOfflineCause?offlineMessage=draining", b"")
     assert st == 302
     n = jget(jd, "computer/n1/api/json")
