@@ -1114,47 +1114,49 @@ int dddp_job_wait(struct dddp *d, struct dddp_job *out, const char *job, uint64_
 
 /* ---- the pipeline's actions ----------------------------------------------- */
 
+/* The first job RUNNING on target (new reference); *out NULL when none runs. */
+static int running_job(struct dddp *d, json_t **out, const char *target)
+{
+	char *path = xasprintf("job?jobState=RUNNING&target=%s&pageSize=1", target);
+	json_t *ans = NULL;
+	int rc = dddp_call(d, &ans, "GET", path, NULL);
+
+	*out = rc == 0 ? json_incref(json_array_get(json_object_get(ans, "result"), 0)) : NULL;
+	json_decref(ans);
+	free(path);
+	return rc;
+}
+
 /* Is a job of someone else running on target? Wait for it, within busy_wait_ms. */
 static int wait_not_busy(struct dddp *d, const char *target, const char *name)
 {
 	uint64_t deadline = time_mono_ms() + d->busy_wait_ms;
-	char *path = xasprintf("job?jobState=RUNNING&target=%s&pageSize=10", target);
 	unsigned attempt = 0;
+	json_t *other = NULL;
 	int rc;
 
-	for (;;) {
-		json_t *ans = NULL, *first;
-		uint64_t now;
+	while ((rc = running_job(d, &other, target)) == 0 && other) {
+		uint64_t now = time_mono_ms();
+		unsigned ms = 500 + http_backoff_ms(attempt, 1000, 5000);
 
-		if ((rc = dddp_call(d, &ans, "GET", path, NULL)) < 0)
-			break;
-		first = json_array_get(json_object_get(ans, "result"), 0);
-		if (!first) {
-			json_decref(ans);
-			break;
-		}
-		now = time_mono_ms();
 		if (now >= deadline) {
-			error_set("'%s' is busy: %s (%s) is still running on it after %u s", name,
-				  jstr(first, "reference"), jstr(first, "title"), d->busy_wait_ms / 1000);
-			json_decref(ans);
+			error_set("'%s' (%s) is busy: %s (%s) is still running on it after %u s", name,
+				  target, jstr(other, "reference"), jstr(other, "title"),
+				  d->busy_wait_ms / 1000);
 			rc = DA_ECONFLICT;
 			break;
 		}
-		if (attempt == 0)
+		if (attempt++ == 0)
 			dddp_note(d, "'%s' is busy with %s (%s); waiting up to %u s", name,
-				  jstr(first, "reference"), jstr(first, "title"), d->busy_wait_ms / 1000);
-		json_decref(ans);
-		{
-			unsigned ms = 500 + http_backoff_ms(attempt++, 1000, 5000);
-
-			if (now + ms > deadline)
-				ms = (unsigned)(deadline - now);
-			if ((rc = dddp_sleep(d, ms)) < 0)
-				break;
-		}
+				  jstr(other, "reference"), jstr(other, "title"), d->busy_wait_ms / 1000);
+		json_decref(other);
+		other = NULL;
+		if (now + ms > deadline)
+			ms = (unsigned)(deadline - now);
+		if ((rc = dddp_sleep(d, ms)) < 0)
+			break;
 	}
-	free(path);
+	json_decref(other);
 	return rc;
 }
 
@@ -1170,26 +1172,23 @@ static int start_operation(struct dddp *d, json_t **ans, const char *path, json_
 	int rc;
 
 	for (;;) {
+		char *keep;
+		json_t *other = NULL;
+		bool busy;
+
 		if ((rc = wait_not_busy(d, target, name)) < 0)
 			return rc;
 		rc = dddp_call(d, ans, "POST", path, body);
 		if (rc != DA_ERROR || time_mono_ms() >= deadline)
 			return rc;
 		/* An ErrorResult: retry only when a job now runs on the target (§4, engine busy). */
-		{
-			char *keep = xstrdup(error_last());
-			char *q = xasprintf("job?jobState=RUNNING&target=%s&pageSize=1", target);
-			json_t *jobs = NULL;
-			bool busy = dddp_call(d, &jobs, "GET", q, NULL) == 0 &&
-				    json_array_size(json_object_get(jobs, "result")) > 0;
-
-			json_decref(jobs);
-			free(q);
-			error_set("%s", keep);
-			free(keep);
-			if (!busy)
-				return DA_ERROR;
-		}
+		keep = xstrdup(error_last());
+		busy = running_job(d, &other, target) == 0 && other;
+		json_decref(other);
+		error_set("%s", keep);
+		free(keep);
+		if (!busy)
+			return DA_ERROR;
 	}
 }
 
@@ -1215,32 +1214,63 @@ static int run_operation(struct dddp *d, struct dddp_job *job, json_t **ans, con
 	return dddp_job_wait(d, job, job_ref, deadline_ms);
 }
 
-int dddp_sync(struct dddp *d, struct dddp_job *job, const char *database, uint64_t deadline_ms)
+/* §2.5: the sync parameters' shape moved between versions. */
+static json_t *sync_body(struct dddp *d, const json_t *db, const char *name)
+{
+	(void)name;
+	if (strcmp(jstr(db, "type"), "OracleDatabaseContainer") == 0)
+		return json_pack("{s:s}", "type", version_at_least(d, 1, 11, 0) ?
+				 "OracleSyncFromExternalParameters" : "OracleSyncParameters");
+	if (version_at_least(d, 1, 11, 6))
+		return json_pack("{s:s, s:{s:b}}", "type", "AppDataSyncParameters", "parameters",
+				 "resync", 0);
+	return json_pack("{s:s, s:b}", "type", "AppDataSyncParameters", "resync", 0);
+}
+
+/* §2.6: from the parent's latest snapshot; NULL (message set) for a dSource. */
+static json_t *refresh_body(struct dddp *d, const json_t *db, const char *name)
+{
+	const char *parent = jstr(db, "provisionContainer");
+
+	(void)d;
+	if (!*parent) {
+		error_set("'%s' (%s) is a dSource, not a VDB: it has no parent to refresh from", name,
+			  jstr(db, "reference"));
+		return NULL;
+	}
+	return json_pack("{s:s, s:{s:s, s:s, s:s}}", "type",
+			 strcmp(jstr(db, "type"), "OracleDatabaseContainer") == 0 ?
+			 "OracleRefreshParameters" : "RefreshParameters",
+			 "timeflowPointParameters", "type", "TimeflowPointSemantic",
+			 "container", parent, "location", "LATEST_SNAPSHOT");
+}
+
+/*
+ * POST database/{ref}/op on the database called name, with the body
+ * make_body builds from it (NULL: DA_EINVALID, message set), and wait
+ * for the job. Every error is prefixed "op of 'name': ".
+ */
+static int database_operation(struct dddp *d, struct dddp_job *job, const char *op,
+			      json_t *(*make_body)(struct dddp *, const json_t *, const char *),
+			      const char *name, uint64_t deadline_ms)
 {
 	json_t *db = NULL, *ans = NULL, *body = NULL;
 	char *path = NULL;
-	bool oracle;
 	int rc;
 
 	job_init(job);
-	if ((rc = dddp_find(d, &db, "database", "database", database)) < 0)
+	if ((rc = dddp_find(d, &db, "database", "database", name)) < 0)
 		goto out;
-	oracle = strcmp(jstr(db, "type"), "OracleDatabaseContainer") == 0;
-	/* §2.5: the parameters' shape moved between versions. */
-	if (oracle)
-		body = json_pack("{s:s}", "type", version_at_least(d, 1, 11, 0) ?
-				 "OracleSyncFromExternalParameters" : "OracleSyncParameters");
-	else if (version_at_least(d, 1, 11, 6))
-		body = json_pack("{s:s, s:{s:b}}", "type", "AppDataSyncParameters", "parameters",
-				 "resync", 0);
-	else
-		body = json_pack("{s:s, s:b}", "type", "AppDataSyncParameters", "resync", 0);
-	path = xasprintf("database/%s/sync", jstr(db, "reference"));
+	if (!(body = make_body(d, db, name))) {
+		rc = DA_EINVALID;
+		goto out;
+	}
+	path = xasprintf("database/%s/%s", jstr(db, "reference"), op);
 	dddp_job_dispose(job);
-	rc = run_operation(d, job, &ans, path, body, jstr(db, "reference"), database, deadline_ms);
-	if (rc < 0)
-		error_prefix("sync of '%s': ", database);
+	rc = run_operation(d, job, &ans, path, body, jstr(db, "reference"), name, deadline_ms);
 out:
+	if (rc < 0)
+		error_prefix("%s of '%s': ", op, name);
 	json_decref(db);
 	json_decref(ans);
 	json_decref(body);
@@ -1248,38 +1278,14 @@ out:
 	return rc;
 }
 
+int dddp_sync(struct dddp *d, struct dddp_job *job, const char *database, uint64_t deadline_ms)
+{
+	return database_operation(d, job, "sync", sync_body, database, deadline_ms);
+}
+
 int dddp_refresh(struct dddp *d, struct dddp_job *job, const char *vdb, uint64_t deadline_ms)
 {
-	json_t *db = NULL, *ans = NULL, *body = NULL;
-	char *path = NULL;
-	const char *parent;
-	int rc;
-
-	job_init(job);
-	if ((rc = dddp_find(d, &db, "database", "database", vdb)) < 0)
-		goto out;
-	parent = jstr(db, "provisionContainer");
-	if (!*parent) {
-		error_set("'%s' is a dSource, not a VDB: it has no parent to refresh from", vdb);
-		rc = DA_EINVALID;
-		goto out;
-	}
-	body = json_pack("{s:s, s:{s:s, s:s, s:s}}", "type",
-			 strcmp(jstr(db, "type"), "OracleDatabaseContainer") == 0 ?
-			 "OracleRefreshParameters" : "RefreshParameters",
-			 "timeflowPointParameters", "type", "TimeflowPointSemantic",
-			 "container", parent, "location", "LATEST_SNAPSHOT");
-	path = xasprintf("database/%s/refresh", jstr(db, "reference"));
-	dddp_job_dispose(job);
-	rc = run_operation(d, job, &ans, path, body, jstr(db, "reference"), vdb, deadline_ms);
-	if (rc < 0)
-		error_prefix("refresh of '%s': ", vdb);
-out:
-	json_decref(db);
-	json_decref(ans);
-	json_decref(body);
-	free(path);
-	return rc;
+	return database_operation(d, job, "refresh", refresh_body, vdb, deadline_ms);
 }
 
 /* The template and, when container is set, its container (new references). */

@@ -411,6 +411,7 @@ static void test_dddp__failed_job_carries_the_engine_error(void **state)
 	assert_non_null(strstr(error_last(), "command output: masking execution"));
 	dddp_job_dispose(&job);
 	assert_int_equal(dddp_refresh(d, &job, "Patients Prod", 0), DA_EINVALID);
+	assert_non_null(strstr(error_last(), "refresh of 'Patients Prod': 'Patients Prod' (APPDATA_CONTAINER-"));
 	assert_non_null(strstr(error_last(), "is a dSource"));
 	dddp_job_dispose(&job);
 	dddp_free(d);
@@ -471,7 +472,8 @@ static void test_dddp__busy_target_waits_with_a_bound(void **state)
 	notes = 0;
 	assert_int_equal(dddp_container_refresh(d, &job, NULL, "Patients", "prep5", false,
 						time_mono_ms() + 10000), DA_ECONFLICT);
-	assert_non_null(strstr(error_last(), "'prep5' is busy: JOB-"));
+	assert_non_null(strstr(error_last(), "'prep5' (JS_DATA_CONTAINER-"));
+	assert_non_null(strstr(error_last(), ") is busy: JOB-"));
 	assert_true(notes >= 1);
 	dddp_job_dispose(&job);
 	dddp_free(d);
