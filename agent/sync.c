@@ -165,8 +165,6 @@ static const struct catalog_param sync_cancel_param = {
 /* One parameter definition; secret parameters are not Jenkins parameters. */
 static void sync_put_param(struct buf *b, const struct catalog_param *p)
 {
-	const char *in = "        ";
-
 	if (p->choices == NULL) {
 		put(b, "        <hudson.model.StringParameterDefinition>\n");
 		put_el(b, "          ", "name", p->name);
@@ -188,9 +186,8 @@ static void sync_put_param(struct buf *b, const struct catalog_param *p)
 	for (char **c = p->choices; *c; c++)
 		if (!(p->default_value && strcmp(*c, p->default_value) == 0))
 			put_el(b, "              ", "string", *c);
-	put(b, "            </a>\n          </choices>\n");
-	put(b, in);
-	put(b, "</hudson.model.ChoiceParameterDefinition>\n");
+	put(b, "            </a>\n          </choices>\n"
+	    "        </hudson.model.ChoiceParameterDefinition>\n");
 }
 
 char *sync_trigger_xml(const struct sync_job_spec *spec)
@@ -199,29 +196,21 @@ char *sync_trigger_xml(const struct sync_job_spec *spec)
 	struct buf b = BUF_INIT_MAX(SYNC_XML_MAX);
 	char *desc = sync_trigger_description(spec);
 	char *label = sync_label_expr(spec->label);
-	size_t nparams = 0;
 
-	/* Plus the cancel request parameter every trigger job has (scheduler.h). */
-	for (size_t i = 0; i < op->param_count; i++)
-		nparams += !op->params[i].secret;
-	nparams++;
 	put(&b, SYNC_XML_DECL "<project>\n  <actions/>\n");
 	put_el(&b, "  ", "description", desc);
 	if (sync_display_name(op))
 		put_el(&b, "  ", "displayName", sync_display_name(op));
-	put(&b, "  <keepDependencies>false</keepDependencies>\n");
-	if (nparams == 0) {
-		put(&b, "  <properties/>\n");
-	} else {
-		put(&b, "  <properties>\n    <hudson.model.ParametersDefinitionProperty>\n"
-		    "      <parameterDefinitions>\n");
-		for (size_t i = 0; i < op->param_count; i++)
-			if (!op->params[i].secret)
-				sync_put_param(&b, &op->params[i]);
-		sync_put_param(&b, &sync_cancel_param);
-		put(&b, "      </parameterDefinitions>\n    </hudson.model.ParametersDefinitionProperty>\n"
-		    "  </properties>\n");
-	}
+	put(&b, "  <keepDependencies>false</keepDependencies>\n"
+	    "  <properties>\n    <hudson.model.ParametersDefinitionProperty>\n"
+	    "      <parameterDefinitions>\n");
+	for (size_t i = 0; i < op->param_count; i++)
+		if (!op->params[i].secret)
+			sync_put_param(&b, &op->params[i]);
+	/* Every trigger job takes cancel requests, whatever its own parameters (scheduler.h). */
+	sync_put_param(&b, &sync_cancel_param);
+	put(&b, "      </parameterDefinitions>\n    </hudson.model.ParametersDefinitionProperty>\n"
+	    "  </properties>\n");
 	put(&b, "  <scm class=\"hudson.scm.NullSCM\"/>\n"
 	    "  <quietPeriod>0</quietPeriod>\n"
 	    "  <canRoam>false</canRoam>\n");
