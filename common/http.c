@@ -294,6 +294,13 @@ static int http_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow
 	return 0;
 }
 
+/*
+ * Set one option on handle h unless an earlier one failed: a run of options
+ * is checked once, by the CURLcode cc in scope.
+ */
+#define HTTP_SET(h, opt, val) \
+	do { if (cc == CURLE_OK) cc = curl_easy_setopt((h), (opt), (val)); } while (0)
+
 /* Options every request has; applied after each curl_easy_reset. */
 static int http_client_setup(struct http_client *c, struct http_transfer *t, const char *url)
 {
@@ -302,34 +309,32 @@ static int http_client_setup(struct http_client *c, struct http_transfer *t, con
 
 	curl_easy_reset(h);
 	c->errbuf[0] = '\0';
-#define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(h, opt, val); } while (0)
-	SET(CURLOPT_ERRORBUFFER, c->errbuf);
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	HTTP_SET(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	HTTP_SET(h, CURLOPT_URL, url);
+	HTTP_SET(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* Signals would interrupt the agent's own handlers; timeouts work without them. */
-	SET(CURLOPT_NOSIGNAL, 1L);
+	HTTP_SET(h, CURLOPT_NOSIGNAL, 1L);
 	/* Jenkins' 302/303 carry meaning (cancelItem, folded triggers): never follow. */
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	HTTP_SET(h, CURLOPT_FOLLOWLOCATION, 0L);
+	HTTP_SET(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	HTTP_SET(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_file)
-		SET(CURLOPT_CAINFO, c->ca_file);
+		HTTP_SET(h, CURLOPT_CAINFO, c->ca_file);
 	/* Basic only: sent up front, so a body is never sent twice for a 401 dance. */
-	SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-	SET(CURLOPT_USERNAME, c->user);
-	SET(CURLOPT_PASSWORD, c->token);
-	SET(CURLOPT_USERAGENT, "dataops-agent/" DA_VERSION);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	HTTP_SET(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	HTTP_SET(h, CURLOPT_USERNAME, c->user);
+	HTTP_SET(h, CURLOPT_PASSWORD, c->token);
+	HTTP_SET(h, CURLOPT_USERAGENT, "dataops-agent/" DA_VERSION);
+	HTTP_SET(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	/* Notice a peer that vanished while we wait for its answer. */
-	SET(CURLOPT_TCP_KEEPALIVE, 1L);
-	SET(CURLOPT_TCP_KEEPIDLE, 30L);
-	SET(CURLOPT_TCP_KEEPINTVL, 10L);
-	SET(CURLOPT_HEADERFUNCTION, http_on_header);
-	SET(CURLOPT_HEADERDATA, t);
-	SET(CURLOPT_WRITEFUNCTION, http_on_body);
-	SET(CURLOPT_WRITEDATA, t);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
-#undef SET
+	HTTP_SET(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	HTTP_SET(h, CURLOPT_TCP_KEEPIDLE, 30L);
+	HTTP_SET(h, CURLOPT_TCP_KEEPINTVL, 10L);
+	HTTP_SET(h, CURLOPT_HEADERFUNCTION, http_on_header);
+	HTTP_SET(h, CURLOPT_HEADERDATA, t);
+	HTTP_SET(h, CURLOPT_WRITEFUNCTION, http_on_body);
+	HTTP_SET(h, CURLOPT_WRITEDATA, t);
+	HTTP_SET(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
 	if (cc != CURLE_OK) {
 		error_set("%s: setting up the request failed: %s", url, curl_easy_strerror(cc));
 		return DA_ERROR;
@@ -453,25 +458,19 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
 	if (rc != 0)
 		goto out;
 	hdrs = http_headers_new(content_type, false);
-	cc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	HTTP_SET(c->curl, CURLOPT_HTTPHEADER, hdrs);
 	if (strcmp(method, "GET") == 0) {
-		if (cc == CURLE_OK)
-			cc = curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+		HTTP_SET(c->curl, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(method, "HEAD") == 0) {
-		if (cc == CURLE_OK)
-			cc = curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+		HTTP_SET(c->curl, CURLOPT_NOBODY, 1L);
 	} else {
 		/* POSTFIELDS with an explicit size sends any bytes; "" for an empty body. */
-		if (cc == CURLE_OK)
-			cc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-					      (curl_off_t)(body ? body_len : 0));
-		if (cc == CURLE_OK)
-			cc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
-		if (cc == CURLE_OK && strcmp(method, "POST") != 0)
-			cc = curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+		HTTP_SET(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+		HTTP_SET(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
+		if (strcmp(method, "POST") != 0)
+			HTTP_SET(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	}
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	HTTP_SET(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	if (cc != CURLE_OK) {
 		error_set("%s %s: setting up the request failed: %s", method, out->url,
 			  curl_easy_strerror(cc));
@@ -501,27 +500,25 @@ int http_stream_post(struct http_response *out, struct http_client *c, const cha
 	if (rc != 0)
 		goto out;
 	hdrs = http_headers_new(content_type, true);
-#define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(c->curl, opt, val); } while (0)
-	SET(CURLOPT_HTTPHEADER, hdrs);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_READFUNCTION, http_on_read);
-	SET(CURLOPT_READDATA, &t);
+	HTTP_SET(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	HTTP_SET(c->curl, CURLOPT_POST, 1L);
+	HTTP_SET(c->curl, CURLOPT_READFUNCTION, http_on_read);
+	HTTP_SET(c->curl, CURLOPT_READDATA, &t);
 	/*
 	 * A body we cannot rewind must not start on a pooled connection the
 	 * server may have closed meanwhile: curl would retry and need to
 	 * rewind. One fresh connection per run record costs one handshake.
 	 */
-	SET(CURLOPT_FRESH_CONNECT, 1L);
+	HTTP_SET(c->curl, CURLOPT_FRESH_CONNECT, 1L);
 	/*
 	 * A run lasts as long as it lasts: no overall limit. A dead server is
 	 * noticed when no byte moves for stream_stall_s (http_on_progress);
 	 * the caller's keep-alive comments keep an idle but live stream moving.
 	 */
-	SET(CURLOPT_TIMEOUT_MS, 0L);
-	SET(CURLOPT_NOPROGRESS, 0L);
-	SET(CURLOPT_XFERINFOFUNCTION, http_on_progress);
-	SET(CURLOPT_XFERINFODATA, &t);
-#undef SET
+	HTTP_SET(c->curl, CURLOPT_TIMEOUT_MS, 0L);
+	HTTP_SET(c->curl, CURLOPT_NOPROGRESS, 0L);
+	HTTP_SET(c->curl, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+	HTTP_SET(c->curl, CURLOPT_XFERINFODATA, &t);
 	if (cc != CURLE_OK) {
 		error_set("POST %s: setting up the stream failed: %s", out->url, curl_easy_strerror(cc));
 		rc = DA_ERROR;
