@@ -2,7 +2,7 @@
  * Unit tests for agent/mirror.c against real repositories.
  *
  * The origins are made with the git command line (through system(),
- * acceptable in tests only) under one mkdtemp directory, with a fixed
+ * acceptable in tests only) under one private directory, with a fixed
  * identity and no user or system config, so that the tests see the same
  * git on every machine. URLs are plain paths and file:// URLs.
  */
@@ -25,9 +25,10 @@
 
 #include "error.h"
 #include "mirror.h"
+#include "tmpdir.h"
 #include "xmalloc.h"
 
-static char root[] = "/tmp/test_mirror.XXXXXX";
+static char *root;
 
 /* Run a shell command built from fmt; the test fails unless it exits 0. */
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -414,19 +415,6 @@ static char *list_dir(const char *dir)
 	return out;
 }
 
-static char *read_file(const char *path)
-{
-	char buf[256];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return xstrdup(buf);
-}
-
 static void test_mirror__checkout_writes_the_tagged_tree(void **state)
 {
 	char *dir = test_dir("checkout"), *origin = origin_new(dir), *mirror;
@@ -451,7 +439,8 @@ static void test_mirror__checkout_writes_the_tagged_tree(void **state)
 	assert_string_equal(s, "file.txt,link,run.sh,sub");
 	free(s);
 	p = xasprintf("%s/file.txt", dest);
-	s = read_file(p);
+	s = tmpdir_read_file(p);
+	assert_non_null(s);
 	assert_string_equal(s, "tag\n");
 	free(s);
 	free(p);
@@ -769,7 +758,8 @@ static int suite_setup(void **state)
 	char *home;
 
 	(void)state;
-	if (!mkdtemp(root))
+	root = tmpdir_new("mirror");
+	if (root == NULL)
 		return -1;
 	/* No user or system config may change what git does here. */
 	home = xasprintf("%s/home", root);
@@ -790,14 +780,14 @@ static int suite_setup(void **state)
 
 static int suite_teardown(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	if (!getenv("DA_KEEP_TMP")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd) != 0)
-			return -1;
+	if (getenv("DA_KEEP_TMP")) {
+		print_message("kept %s\n", root);
+		free(root);
+	} else {
+		tmpdir_free(root);
 	}
+	root = NULL;
 	/* libgit2 keeps global state until shutdown; LeakSanitizer sees it. */
 	git_libgit2_shutdown();
 	return 0;
