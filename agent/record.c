@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "error.h"
+#include "utf8.h"
 #include "xmltext.h"
 #include "xmalloc.h"
 
@@ -310,7 +311,7 @@ static int record_chars_put(struct record_cursor *c, const char *p, const char *
 	int rc = 0;
 
 	while (i < n && rc == 0) {
-		len = xml_utf8_decode(s + i, n - i, &cp, &bad);
+		len = utf8_decode(s + i, n - i, &cp, &bad);
 		if (len == 0) {
 			rc = xml_replacement_put(&c->text);
 			i += bad;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define RD_MORE UINT32_MAX          /* not the last state of its alternative */
@@ -143,40 +144,6 @@ static unsigned char lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-/*
- * Length of the UTF-8 sequence at s (n bytes left) and its code point, or
- * 0 when it is not valid UTF-8 (overlong, surrogate, past U+10FFFF, cut).
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 static void add_state(struct redactor *r, unsigned char byte, bool ci)
 {
 	if (r->nstates == r->cap_states) {
@@ -250,7 +217,7 @@ static void add_form(struct redactor *r, const unsigned char *s, size_t n)
 
 	while (i < n) {
 		uint32_t cp = 0, bytes[4]; /* set when valid; gcc -O2 cannot see it */
-		size_t len = utf8_decode(s + i, n - i, &cp);
+		size_t bad, len = utf8_decode(s + i, n - i, &cp, &bad);
 		bool valid = len > 0;
 
 		if (len == 0)

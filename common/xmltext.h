@@ -25,12 +25,6 @@
 int xml_text_put(struct buf *b, const char *s);
 /* Append U+FFFD. */
 int xml_replacement_put(struct buf *b);
-/*
- * Length of the valid UTF-8 sequence at s (n >= 1 bytes available), 0 when
- * it is not one; *bad is then the length of the broken prefix to replace
- * (the "maximal subpart" of Unicode §3.9, at least 1). Sets *cp.
- */
-size_t xml_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp, size_t *bad);
 /* Whether XML 1.0 allows code point c in a document (production Char). */
 bool xml_char_ok(uint32_t c);
 

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "fuzz.h"
 #include "record.h"
+#include "utf8.h"
 #include "xmltext.h"
 
 #define TEXT_MAX 256
@@ -28,7 +29,7 @@ static void expect_text(struct buf *b, const char *s)
 
 	while (n > 0) {
 		uint32_t cp;
-		size_t bad = 1, len = xml_utf8_decode(p, n, &cp, &bad);
+		size_t bad = 1, len = utf8_decode(p, n, &cp, &bad);
 
 		if (len && xml_char_ok(cp)) {
 			buf_put(b, p, len);
