@@ -770,7 +770,10 @@ struct sync_item {
 	enum sync_item_kind kind;
 	char *full_name;
 	const struct catalog_operation *op;
+	bool failed;            /* failed or skipped: what is below it is skipped */
 };
+
+enum sync_outcome { SYNC_UNCHANGED, SYNC_CREATED, SYNC_UPDATED };
 
 struct sync {
 	const struct sync_opts *o;
@@ -778,9 +781,8 @@ struct sync {
 	const char *label;
 	struct sync_item *items;
 	size_t count;
-	char **failed;          /* names of items that failed: what is below them is skipped */
-	size_t failed_count;
-	size_t created, updated, unchanged, errors, skipped;
+	size_t outcomes[3];     /* items per enum sync_outcome */
+	size_t errors, skipped;
 };
 
 static const char *sync_item_noun(enum sync_item_kind k)
@@ -811,6 +813,7 @@ static void sync_add(struct sync *s, enum sync_item_kind kind, char *full_name,
 	s->items[s->count].kind = kind;
 	s->items[s->count].full_name = full_name; /* the plan owns it now */
 	s->items[s->count].op = op;
+	s->items[s->count].failed = false;
 	s->count++;
 }
 
@@ -827,58 +830,75 @@ static void sync_add_folders(struct sync *s, const char *path)
 	}
 }
 
-/* The concrete paths of the catalog: folders first, then each job and its runs job. */
+/* How many concrete paths op has: one per served environment when its path has {env}. */
+static size_t sync_path_count(const struct config *cfg, const struct catalog_operation *op)
+{
+	return jobpath_has_env(op->path) ? cfg->agent.env_count : 1;
+}
+
+/* The e-th concrete path of op (new string). */
+static char *sync_path(const struct config *cfg, const struct catalog_operation *op, size_t e)
+{
+	return jobpath_has_env(op->path) ? jobpath_expand(op->path, cfg->agent.envs[e]) :
+		xstrdup(op->path);
+}
+
+/* The items of the catalog: every folder first, then each trigger job before its runs job. */
 static void sync_plan(struct sync *s)
 {
 	const struct catalog *cat = s->o->cat;
 	const struct config *cfg = s->o->cfg;
-	size_t env_ops = 0;
+	size_t unserved = 0;
 
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < cat->op_count; i++) {
-			const struct catalog_operation *op = &cat->ops[i];
-			bool has_env = jobpath_has_env(op->path);
-			size_t n = has_env ? cfg->agent.env_count : 1;
+	for (size_t i = 0; i < cat->op_count; i++) {
+		unserved += sync_path_count(cfg, &cat->ops[i]) == 0;
+		for (size_t e = 0; e < sync_path_count(cfg, &cat->ops[i]); e++) {
+			char *path = sync_path(cfg, &cat->ops[i], e);
 
-			if (pass == 0 && has_env && cfg->agent.env_count == 0)
-				env_ops++;
-			for (size_t e = 0; e < n; e++) {
-				char *path = has_env ? jobpath_expand(op->path, cfg->agent.envs[e]) :
-					xstrdup(op->path);
-
-				if (pass == 0) {
-					sync_add_folders(s, path);
-					free(path);
-				} else {
-					sync_add(s, SYNC_RUNS, xasprintf("%s-runs", path), op);
-					sync_add(s, SYNC_TRIGGER, path, op);
-					/* The trigger first: swap the two just added. */
-					struct sync_item t = s->items[s->count - 1];
-					s->items[s->count - 1] = s->items[s->count - 2];
-					s->items[s->count - 2] = t;
-				}
-			}
+			sync_add_folders(s, path);
+			free(path);
 		}
 	}
-	if (env_ops)
-		log_warn("[agent] envs is empty: the %zu operations whose path has {env} are not "
-			 "synced", env_ops);
+	for (size_t i = 0; i < cat->op_count; i++) {
+		for (size_t e = 0; e < sync_path_count(cfg, &cat->ops[i]); e++) {
+			char *path = sync_path(cfg, &cat->ops[i], e);
+
+			sync_add(s, SYNC_TRIGGER, path, &cat->ops[i]);
+			sync_add(s, SYNC_RUNS, xasprintf("%s-runs", path), &cat->ops[i]);
+		}
+	}
+	if (unserved)
+		log_warn("%s: [agent] envs is empty: the %zu operations whose path has {env} are "
+			 "not synced", cfg->path ? cfg->path : "the configuration", unserved);
 }
 
 /* ----------------------------------------------------------- execution */
 
-static void sync_report(struct sync *s, const char *verb_dry, const char *verb_done,
-			const char *noun, const char *name, const char *why)
+/* One line per item: "created folder Deploy", "update job X (parameters)" in a dry run. */
+static void sync_report(FILE *out, bool dry_run, enum sync_outcome what, const char *noun,
+			const char *name, const char *why)
 {
-	FILE *out = s->o->out;
+	static const char *const verbs[][2] = {
+		[SYNC_UNCHANGED] = { "unchanged", "unchanged" },
+		[SYNC_CREATED] = { "create", "created" },
+		[SYNC_UPDATED] = { "update", "updated" },
+	};
 
 	if (out == NULL)
 		return;
-	fprintf(out, "%s %s %s", s->o->dry_run ? verb_dry : verb_done, noun, name);
+	fprintf(out, "%s %s %s", verbs[what][dry_run ? 0 : 1], noun, name);
 	if (why)
 		fprintf(out, " (%s)", why);
 	fputc('\n', out);
 	fflush(out);
+}
+
+/* An item is in place: report and count it. */
+static void sync_done(struct sync *s, enum sync_outcome what, const struct sync_item *it,
+		      const char *why)
+{
+	sync_report(s->o->out, s->o->dry_run, what, sync_item_noun(it->kind), it->full_name, why);
+	s->outcomes[what]++;
 }
 
 /* An error that makes every further request pointless. */
@@ -890,11 +910,12 @@ static bool sync_fatal(int rc)
 /* The failed folder above name, or NULL. Borrowed. */
 static const char *sync_failed_parent(const struct sync *s, const char *name)
 {
-	for (size_t i = 0; i < s->failed_count; i++) {
-		size_t n = strlen(s->failed[i]);
+	for (size_t i = 0; i < s->count; i++) {
+		const char *parent = s->items[i].full_name;
+		size_t n = strlen(parent);
 
-		if (strncmp(name, s->failed[i], n) == 0 && name[n] == '/')
-			return s->failed[i];
+		if (s->items[i].failed && strncmp(name, parent, n) == 0 && name[n] == '/')
+			return parent;
 	}
 	return NULL;
 }
@@ -930,29 +951,26 @@ static int sync_existing(struct sync *s, const struct sync_item *it, const char 
 	char *why = NULL, *merged = NULL;
 	int rc;
 
-	rc = sync_config_diff(&why, want, have->ptr ? have->ptr : "", have->len);
+	rc = sync_config_diff(&why, want, buf_cstr(have), have->len);
 	if (rc != 0) {
 		error_prefix("%s %s: ", noun, it->full_name);
 		return rc;
 	}
 	/* A folder that exists is left alone: it may hold what is not ours. */
 	if (why == NULL || it->kind == SYNC_FOLDER) {
-		sync_report(s, "unchanged", "unchanged", noun, it->full_name, NULL);
-		s->unchanged++;
+		sync_done(s, SYNC_UNCHANGED, it, NULL);
 		free(why);
 		return 0;
 	}
 	if (!s->o->dry_run) {
-		rc = sync_config_merge(&merged, want, have->ptr ? have->ptr : "", have->len);
+		rc = sync_config_merge(&merged, want, buf_cstr(have), have->len);
 		if (rc == 0)
 			rc = jenkins_item_update(s->j, it->full_name, merged);
 		else
 			error_prefix("%s %s: ", noun, it->full_name);
 	}
-	if (rc == 0) {
-		sync_report(s, "update", "updated", noun, it->full_name, why);
-		s->updated++;
-	}
+	if (rc == 0)
+		sync_done(s, SYNC_UPDATED, it, why);
 	free(merged);
 	free(why);
 	return rc;
@@ -980,10 +998,8 @@ static int sync_item(struct sync *s, const struct sync_item *it)
 				goto out;
 			}
 		}
-		if (rc == 0) {
-			sync_report(s, "create", "created", noun, it->full_name, NULL);
-			s->created++;
-		}
+		if (rc == 0)
+			sync_done(s, SYNC_CREATED, it, NULL);
 	} else if (rc == 0) {
 		rc = sync_existing(s, it, want, &have);
 	} else if (!sync_fatal(rc)) {
@@ -994,8 +1010,6 @@ out:
 	free(want);
 	return rc;
 }
-
-enum sync_outcome { SYNC_UNCHANGED, SYNC_CREATED, SYNC_UPDATED };
 
 /* Create the node, or update it when a managed field differs; *what says which. */
 static int sync_node_do(struct jenkins *j, const struct config *cfg, bool dry_run, FILE *out,
@@ -1031,27 +1045,20 @@ static int sync_node_do(struct jenkins *j, const struct config *cfg, bool dry_ru
 	}
 	if (rc != 0)
 		goto out;
-	rc = sync_config_diff(&why, want, have.ptr ? have.ptr : "", have.len);
+	rc = sync_config_diff(&why, want, buf_cstr(&have), have.len);
 	if (rc != 0 || why == NULL)
 		goto out;
 	*what = SYNC_UPDATED;
 	if (!dry_run) {
 		/* Only when something differs: an update may clear the offline cause (§2.4). */
-		rc = sync_config_merge(&merged, want, have.ptr ? have.ptr : "", have.len);
+		rc = sync_config_merge(&merged, want, buf_cstr(&have), have.len);
 		if (rc == 0)
 			rc = jenkins_node_update(j, spec.name, merged);
 	}
 out:
-	if (rc == 0 && out) {
-		static const char *const verbs[][2] = {
-			{ "unchanged", "unchanged" }, { "create", "created" }, { "update", "updated" },
-		};
-		fprintf(out, "%s node %s", verbs[*what][dry_run ? 0 : 1], spec.name);
-		if (why)
-			fprintf(out, " (%s)", why);
-		fputc('\n', out);
-		fflush(out);
-	} else if (rc != 0 && !sync_fatal(rc) && strstr(error_last(), spec.name) == NULL) {
+	if (rc == 0)
+		sync_report(out, dry_run, *what, "node", spec.name, why);
+	else if (rc != 0 && !sync_fatal(rc) && strstr(error_last(), spec.name) == NULL) {
 		error_prefix("node %s: ", spec.name);
 	}
 	free(merged);
@@ -1073,18 +1080,20 @@ static void sync_summary(const struct sync *s)
 {
 	FILE *out = s->o->out;
 	const char *url = jenkins_url(s->j);
+	size_t created = s->outcomes[SYNC_CREATED], updated = s->outcomes[SYNC_UPDATED];
+	size_t unchanged = s->outcomes[SYNC_UNCHANGED];
 
 	if (out == NULL)
 		return;
 	if (s->o->dry_run)
 		fprintf(out, "dry run: would create %zu, update %zu; %zu unchanged; nothing was "
-			"changed in %s\n", s->created, s->updated, s->unchanged, url);
-	else if (s->created == 0 && s->updated == 0 && s->errors == 0)
+			"changed in %s\n", created, updated, unchanged, url);
+	else if (created == 0 && updated == 0 && s->errors == 0)
 		fprintf(out, "sync: nothing to change; %zu items already as the catalog wants "
-			"them in %s\n", s->unchanged, url);
+			"them in %s\n", unchanged, url);
 	else
-		fprintf(out, "sync: created %zu, updated %zu, unchanged %zu in %s\n", s->created,
-			s->updated, s->unchanged, url);
+		fprintf(out, "sync: created %zu, updated %zu, unchanged %zu in %s\n", created,
+			updated, unchanged, url);
 	fflush(out);
 }
 
@@ -1133,17 +1142,14 @@ int sync_run(const struct sync_opts *opts)
 		goto out;
 	}
 	for (size_t i = 0; i < s.count; i++) {
-		const struct sync_item *it = &s.items[i];
+		struct sync_item *it = &s.items[i];
 		const char *parent = sync_failed_parent(&s, it->full_name);
 
 		if (parent) {
 			fprintf(stderr, "dataops-agent: skipped %s %s: folder %s failed\n",
 				sync_item_noun(it->kind), it->full_name, parent);
 			s.skipped++;
-			if (it->kind == SYNC_FOLDER) {
-				s.failed = xreallocarray(s.failed, s.failed_count + 1, sizeof(*s.failed));
-				s.failed[s.failed_count++] = it->full_name;
-			}
+			it->failed = true;
 			continue;
 		}
 		rc = sync_item(&s, it);
@@ -1154,10 +1160,7 @@ int sync_run(const struct sync_opts *opts)
 		fprintf(stderr, "dataops-agent: %s\n", error_last());
 		error_clear();
 		s.errors++;
-		if (it->kind == SYNC_FOLDER) {
-			s.failed = xreallocarray(s.failed, s.failed_count + 1, sizeof(*s.failed));
-			s.failed[s.failed_count++] = it->full_name;
-		}
+		it->failed = true;
 		rc = 0;
 	}
 	rc = sync_node_do(s.j, opts->cfg, opts->dry_run, opts->out, &node);
@@ -1169,9 +1172,7 @@ int sync_run(const struct sync_opts *opts)
 		s.errors++;
 		rc = 0;
 	} else {
-		s.created += node == SYNC_CREATED;
-		s.updated += node == SYNC_UPDATED;
-		s.unchanged += node == SYNC_UNCHANGED;
+		s.outcomes[node]++;
 	}
 	sync_summary(&s);
 	if (s.errors) {
@@ -1183,7 +1184,6 @@ out:
 	for (size_t i = 0; i < s.count; i++)
 		free(s.items[i].full_name);
 	free(s.items);
-	free(s.failed);
 	free(label);
 	jenkins_free(s.j);
 	return rc;
