@@ -638,6 +638,7 @@ int sync_config_diff(char **out, const char *want, const char *have, size_t have
 	struct buf reasons = BUF_INIT_MAX(4096);
 	enum sync_kind kind = SYNC_K_OTHER;
 	const struct sync_field *fields;
+	const char *named = NULL;       /* the reason named last */
 	int rc;
 
 	*out = NULL;
@@ -650,15 +651,13 @@ int sync_config_diff(char **out, const char *want, const char *have, size_t have
 
 		sync_field_value(&a, xmlDocGetRootElement(wd), &fields[i]);
 		sync_field_value(&b, xmlDocGetRootElement(hd), &fields[i]);
-		/* A field differs: name its reason once ("label" covers two fields). */
+		/* Name each reason once: the fields that share one ("label") are adjacent. */
 		if (strcmp(buf_cstr(&a), buf_cstr(&b)) != 0 &&
-		    !(i > 0 && strcmp(fields[i - 1].reason, fields[i].reason) == 0 &&
-		      reasons.len >= strlen(fields[i].reason) &&
-		      strcmp(reasons.ptr + reasons.len - strlen(fields[i].reason),
-			     fields[i].reason) == 0)) {
-			if (reasons.len)
+		    (named == NULL || strcmp(named, fields[i].reason) != 0)) {
+			if (named)
 				buf_puts(&reasons, ", ");
 			buf_puts(&reasons, fields[i].reason);
+			named = fields[i].reason;
 		}
 		buf_dispose(&a);
 		buf_dispose(&b);
@@ -1116,9 +1115,9 @@ static int sync_check_config(const struct config *cfg)
 int sync_run(const struct sync_opts *opts)
 {
 	struct sync s;
+	const char *first;
 	char *label = NULL;
 	enum sync_outcome node = SYNC_UNCHANGED;
-	size_t n;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
@@ -1127,8 +1126,8 @@ int sync_run(const struct sync_opts *opts)
 	if (rc != 0)
 		return rc;
 	/* The first label is the one the trigger jobs are restricted to. */
-	n = strcspn(opts->cfg->jenkins.labels + strspn(opts->cfg->jenkins.labels, " \t"), " \t");
-	label = xstrndup(opts->cfg->jenkins.labels + strspn(opts->cfg->jenkins.labels, " \t"), n);
+	first = opts->cfg->jenkins.labels + strspn(opts->cfg->jenkins.labels, " \t");
+	label = xstrndup(first, strcspn(first, " \t"));
 	s.label = label;
 	sync_plan(&s);
 
