@@ -18,37 +18,46 @@
 
 static void test_jenkins__item_url_path_nests_and_encodes(void **state)
 {
-	char *p;
+	static const struct { const char *full_name, *path; } cases[] = {
+		{ "Deploy/dev/DataPipeline/Kafka", "/job/Deploy/job/dev/job/DataPipeline/job/Kafka" },
+		{ "A b/c&d?e", "/job/A%20b/job/c%26d%3Fe" },
+		{ "", "" },
+	};
 
 	(void)state;
-	p = jenkins_item_url_path("Deploy/dev/DataPipeline/Kafka");
-	assert_string_equal(p, "/job/Deploy/job/dev/job/DataPipeline/job/Kafka");
-	free(p);
-	p = jenkins_item_url_path("A b/c&d?e");
-	assert_string_equal(p, "/job/A%20b/job/c%26d%3Fe");
-	free(p);
-	p = jenkins_item_url_path("");
-	assert_string_equal(p, "");
-	free(p);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *p = jenkins_item_url_path(cases[i].full_name);
+
+		assert_string_equal(p, cases[i].path);
+		free(p);
+	}
 }
 
 static void test_jenkins__full_name_from_url(void **state)
 {
-	char *n;
+	/* NULL: not a job URL, a bad escape, an escaped slash, a run URL, no scheme. */
+	static const struct { const char *url, *full_name; } cases[] = {
+		{ "http://j:8080/job/Deploy/job/dev/job/Kafka/", "Deploy/dev/Kafka" },
+		{ "https://ci.example/jenkins/job/A%20b/job/c/", "A b/c" },
+		{ "http://j/queue/item/4/", NULL },
+		{ "http://j/job/A%2/", NULL },
+		{ "http://j/job/A%2Fb/", NULL },
+		{ "http://j/job/A/12/", NULL },
+		{ "no-scheme/job/A/", NULL },
+	};
 
 	(void)state;
-	n = jenkins_full_name_from_url("http://j:8080/job/Deploy/job/dev/job/Kafka/");
-	assert_string_equal(n, "Deploy/dev/Kafka");
-	free(n);
-	n = jenkins_full_name_from_url("https://ci.example/jenkins/job/A%20b/job/c/");
-	assert_string_equal(n, "A b/c");
-	free(n);
-	/* Not a job URL, a bad escape, an escaped slash, a run URL. */
-	assert_null(jenkins_full_name_from_url("http://j/queue/item/4/"));
-	assert_null(jenkins_full_name_from_url("http://j/job/A%2/"));
-	assert_null(jenkins_full_name_from_url("http://j/job/A%2Fb/"));
-	assert_null(jenkins_full_name_from_url("http://j/job/A/12/"));
-	assert_null(jenkins_full_name_from_url("no-scheme/job/A/"));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *n = jenkins_full_name_from_url(cases[i].url);
+
+		if (cases[i].full_name == NULL) {
+			assert_null(n);
+		} else {
+			assert_non_null(n);
+			assert_string_equal(n, cases[i].full_name);
+		}
+		free(n);
+	}
 }
 
 static const char queue_json[] =
