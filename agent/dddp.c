@@ -217,12 +217,20 @@ static void replace(char **field, const char *value)
 	*field = dup_or_empty(value);
 }
 
-int dddp__job_parse(struct dddp_job *j, const json_t *job)
+static int event_rank(const char *type)
 {
-	const json_t *events, *ev;
-	const json_t *pct;
-	size_t i;
-	int best = 0; /* 2 ERROR, 1 WARNING */
+	return strcmp(type, "ERROR") == 0 ? 2 : strcmp(type, "WARNING") == 0 ? 1 : 0;
+}
+
+/*
+ * Fill j from a Job object, reading its events from index from on: the
+ * engine sends a job's whole event list at every look, and the earlier
+ * ones are in j already (their best ERROR/WARNING is j->event_type).
+ */
+static int job_update(struct dddp_job *j, const json_t *job, size_t from)
+{
+	const json_t *events, *pct;
+	int best = from ? event_rank(j->event_type) : 0; /* 2 ERROR, 1 WARNING */
 
 	if (!json_is_object(job) || strcmp(jstr(job, "type"), "Job") != 0 ||
 	    !*jstr(job, "reference") || !*jstr(job, "jobState")) {
@@ -235,12 +243,15 @@ int dddp__job_parse(struct dddp_job *j, const json_t *job)
 	copy_field(j->parent_state, sizeof(j->parent_state), jstr(job, "parentActionState"));
 	pct = json_object_get(job, "percentComplete");
 	j->percent = json_is_number(pct) ? json_number_value(pct) : 0.0;
-	replace(&j->title, jstr(job, "title"));
-	replace(&j->target_name, jstr(job, "targetName"));
+	if (from == 0) { /* a job's title and target do not change while it runs */
+		replace(&j->title, jstr(job, "title"));
+		replace(&j->target_name, jstr(job, "targetName"));
+	}
 	events = json_object_get(job, "events");
-	json_array_foreach(events, i, ev) {
+	for (size_t i = from; i < json_array_size(events); i++) {
+		const json_t *ev = json_array_get(events, i);
 		const char *type = jstr(ev, "eventType");
-		int rank = strcmp(type, "ERROR") == 0 ? 2 : strcmp(type, "WARNING") == 0 ? 1 : 0;
+		int rank = event_rank(type);
 
 		if (*jstr(ev, "messageDetails"))
 			replace(&j->last_message, jstr(ev, "messageDetails"));
@@ -254,6 +265,11 @@ int dddp__job_parse(struct dddp_job *j, const json_t *job)
 		replace(&j->event_output, jstr(ev, "messageCommandOutput"));
 	}
 	return 0;
+}
+
+int dddp__job_parse(struct dddp_job *j, const json_t *job)
+{
+	return job_update(j, job, 0);
 }
 
 int dddp__cookie_parse(char *out, size_t outlen, const char *set_cookie)
@@ -1028,39 +1044,41 @@ int dddp_job_wait(struct dddp *d, struct dddp_job *out, const char *job, uint64_
 	unsigned pause = 250;
 	char last_state[16] = "";
 	double last_pct = -1;
-	size_t seen = 0; /* events already reported */
+	size_t seen = 0; /* events already parsed and reported */
 	int rc;
 
 	job_init(out);
 	copy_field(out->ref, sizeof(out->ref), job);
 	for (;;) {
 		json_t *ans = NULL;
+		const json_t *result, *events;
+		size_t n;
 		uint64_t now, t0 = time_mono_ms();
 
 		if ((rc = dddp_call(d, &ans, "GET", path, NULL)) < 0)
 			break;
-		rc = dddp__job_parse(out, json_object_get(ans, "result"));
+		result = json_object_get(ans, "result");
+		rc = job_update(out, result, seen);
 		if (rc < 0) {
 			json_decref(ans);
 			error_prefix("GET %s%s: ", d->base, path);
 			break;
 		}
+		events = json_object_get(result, "events");
+		n = json_array_size(events);
 		if (d->progress) {
-			const json_t *events = json_object_get(json_object_get(ans, "result"), "events");
-			size_t n = json_array_size(events);
-			bool told = false;
-
-			for (; seen < n; seen++) {
-				const json_t *ev = json_array_get(events, seen);
+			for (size_t i = seen; i < n; i++) {
+				const json_t *ev = json_array_get(events, i);
 				const json_t *pct = json_object_get(ev, "percentComplete");
 
 				d->progress(out, json_is_number(pct) ? json_number_value(pct) : out->percent,
 					    jstr(ev, "messageDetails"), d->payload);
-				told = true;
 			}
-			if (!told && (strcmp(out->state, last_state) != 0 || out->percent != last_pct))
+			if (n <= seen && (strcmp(out->state, last_state) != 0 || out->percent != last_pct))
 				d->progress(out, out->percent, "", d->payload);
 		}
+		if (n > seen)
+			seen = n;
 		json_decref(ans);
 		copy_field(last_state, sizeof(last_state), out->state);
 		last_pct = out->percent;

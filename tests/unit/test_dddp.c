@@ -394,6 +394,48 @@ static void test_dddp__sync_waits_for_the_job(void **state)
 	dddp_free(d);
 }
 
+static double seen_pct[32];
+static size_t seen_events;
+
+static void record_event(const struct dddp_job *job, double percent, const char *message,
+			 void *payload)
+{
+	(void)job;
+	(void)payload;
+	if (*message && seen_events < sizeof(seen_pct) / sizeof(seen_pct[0]))
+		seen_pct[seen_events] = percent;
+	if (*message)
+		seen_events++;
+}
+
+static void test_dddp__progress_tells_each_event_once(void **state)
+{
+	struct dddp_opts o = DDDP_OPTS_INIT;
+	struct dddp *d = NULL;
+	struct dddp_job job;
+	/* the double's job: started at 0 %, four steps (--job-steps 5), completed at 100 % */
+	static const double want[] = { 0, 20, 40, 60, 80, 100 };
+
+	(void)state;
+	NEED_DOUBLE();
+	o.url = dd.url;
+	o.user = "delphix_admin";
+	o.password = PASSWORD;
+	o.poll_max_ms = 100;
+	o.progress = record_event;
+	assert_int_equal(dddp_new(&d, &o), 0);
+	seen_events = 0;
+	assert_int_equal(dddp_sync(d, &job, "Patients Prod", time_mono_ms() + 10000), 0);
+	assert_int_equal(seen_events, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < seen_events; i++)
+		assert_true(seen_pct[i] == want[i]);
+	assert_string_equal(job.last_message, "DB_SYNC job for \"Prod/Patients Prod\" completed successfully.");
+	assert_string_equal(job.title, "Run SnapSync for database \"Patients Prod\".");
+	assert_string_equal(job.event_type, "");
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
 static void test_dddp__failed_job_carries_the_engine_error(void **state)
 {
 	struct dddp *d;
@@ -552,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_dddp__bad_password_is_one_attempt),
 		cmocka_unit_test(test_dddp__expired_session_one_relogin),
 		cmocka_unit_test(test_dddp__sync_waits_for_the_job),
+		cmocka_unit_test(test_dddp__progress_tells_each_event_once),
 		cmocka_unit_test(test_dddp__failed_job_carries_the_engine_error),
 		cmocka_unit_test(test_dddp__deadline_cancels_the_job),
 		cmocka_unit_test(test_dddp__cancel_fd_stops_the_wait),
