@@ -197,52 +197,50 @@ static void test_sync__jenkins_serialization_is_no_change(void **state)
 	free(want);
 }
 
+/* have with up to two replacements made (from2 NULL: one); new string. */
+static char *edit(const char *have, const char *from, const char *to, const char *from2,
+		  const char *to2)
+{
+	char *once = replace(have, from, to), *twice;
+
+	if (from2 == NULL)
+		return once;
+	twice = replace(once, from2, to2);
+	free(once);
+	return twice;
+}
+
 static void test_sync__differences_are_named(void **state)
 {
-	char *want = sync_trigger_xml(&spec), *have, *have2, *why;
+	static const struct {
+		const char *from, *to, *from2, *to2, *why;
+	} cases[] = {
+		{ "<defaultValue>release-2.8.0", "<defaultValue>release-2.7.0", NULL, NULL,
+		  "parameters" },
+		/* Choices in another order are a change: the first is Jenkins' default. */
+		{ "<string>update</string><string>create</string>",
+		  "<string>create</string><string>update</string>", NULL, NULL, "parameters" },
+		/* Two fields, one reason. */
+		{ "<assignedNode>dataops-agent", "<assignedNode>other", "<canRoam>false",
+		  "<canRoam>true", "label" },
+		{ "<concurrentBuild>true", "<concurrentBuild>false", "<description>Setup",
+		  "<description>Set up", "description, concurrent builds" },
+		{ "exit 1</command>", "exit 0</command>", NULL, NULL, "guard" },
+		{ "<quietPeriod>0</quietPeriod>", "", NULL, NULL, "quiet period" },
+	};
+	char *want = sync_trigger_xml(&spec);
 
 	(void)state;
-	have = replace(jenkins_trigger, "<defaultValue>release-2.8.0", "<defaultValue>release-2.7.0");
-	why = diff(want, have);
-	assert_string_equal(why, "parameters");
-	free(why);
-	free(have);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *have = edit(jenkins_trigger, cases[i].from, cases[i].to, cases[i].from2,
+				  cases[i].to2);
+		char *why = diff(want, have);
 
-	/* Choices in another order are a change: the first is Jenkins' default. */
-	have = replace(jenkins_trigger, "<string>update</string><string>create</string>",
-		       "<string>create</string><string>update</string>");
-	why = diff(want, have);
-	assert_string_equal(why, "parameters");
-	free(why);
-	free(have);
-
-	have = replace(jenkins_trigger, "<assignedNode>dataops-agent", "<assignedNode>other");
-	have2 = replace(have, "<canRoam>false", "<canRoam>true");
-	why = diff(want, have2);
-	assert_string_equal(why, "label"); /* two fields, one reason */
-	free(why);
-	free(have2);
-	free(have);
-
-	have = replace(jenkins_trigger, "<concurrentBuild>true", "<concurrentBuild>false");
-	have2 = replace(have, "<description>Setup", "<description>Set up");
-	why = diff(want, have2);
-	assert_string_equal(why, "description, concurrent builds");
-	free(why);
-	free(have2);
-	free(have);
-
-	have = replace(jenkins_trigger, "exit 1</command>", "exit 0</command>");
-	why = diff(want, have);
-	assert_string_equal(why, "guard");
-	free(why);
-	free(have);
-
-	have = replace(jenkins_trigger, "<quietPeriod>0</quietPeriod>", "");
-	why = diff(want, have);
-	assert_string_equal(why, "quiet period");
-	free(why);
-	free(have);
+		assert_non_null(why);
+		assert_string_equal(why, cases[i].why);
+		free(why);
+		free(have);
+	}
 	free(want);
 }
 
