@@ -8,11 +8,12 @@ JD_PIDS=()
 trap 'for p in "${JD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.2; vg_check || { rm -rf "$T"; exit 1; }; [ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
 
 # start_jenkins [double options...]: sets $JURL (port $JD_PORT, default any free one). The agent's user is "agent"
-# with token "agent-token"; "alice" (token alice-token) triggers jobs.
+# with token "agent-token" (in $T/token); "alice" (token alice-token) triggers jobs; $JD_USERS
+# adds more (user:token[:perm+perm],...).
 start_jenkins() {
   rm -f "$T/jd.port"
   "$JD_PY" "$JD_SCRIPT" --port "${JD_PORT:-0}" --port-file "$T/jd.port" \
-      --users "agent:agent-token,alice:alice-token" --state "$T/jd-state.json" "$@" \
+      --users "agent:agent-token,alice:alice-token${JD_USERS:+,$JD_USERS}" --state "$T/jd-state.json" "$@" \
       > "$T/jd.out" 2>&1 &
   JD_PIDS+=($!)
   for _ in $(seq 1 100); do [ -s "$T/jd.port" ] && break; sleep 0.1; done
@@ -20,6 +21,11 @@ start_jenkins() {
   JURL="http://127.0.0.1:$(cat "$T/jd.port")"
   printf 'agent-token\n' > "$T/token"
   chmod 600 "$T/token"
+}
+
+# free_port: a loopback port nobody listens on (for now).
+free_port() {
+  "$JD_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 # jcurl METHOD PATH [curl args...] as alice; prints the body.

@@ -5,20 +5,10 @@
 # (buildWithParameters, python-jenkins); errors name the item, the
 # permission, the user and the URL.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/jenkins_lib.sh"
 
-PY=/usr/bin/python3
-DOUBLE="$DA_SOURCE_DIR/tests/doubles/jenkins/jenkins_double.py"
-[ -x "$PY" ] || { echo "skip: no /usr/bin/python3"; exit 0; }
-
-# ---- the double: a free port, killed on exit
-"$PY" "$DOUBLE" --port 0 --port-file "$T/port" --version 2.492.1 \
-  --users agent:tok-agent,reader:tok-reader:read,nocreate:tok-nocreate:read+configure \
-  > "$T/double.log" 2>&1 &
-JD_PID=$!
-trap 'kill $JD_PID 2>/dev/null || true; wait $JD_PID 2>/dev/null || true; vg_check || { rm -rf "$T"; exit 1; }; rm -rf "$T"' EXIT
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || { cat "$T/double.log" >&2; fail "the Jenkins double did not start within 10 s"; }
-JURL="http://127.0.0.1:$(cat "$T/port")"
+PY=$JD_PY
+JD_USERS=reader:tok-reader:read,nocreate:tok-nocreate:read+configure start_jenkins --version 2.492.1
 
 jd() { # METHOD PATH [curl args...]: the double's control endpoints
   local m=$1 p=$2; shift 2
@@ -35,8 +25,6 @@ for r in json.load(sys.stdin):
         print(r["path"], r["status"])'
 }
 
-printf 'tok-agent\n' > "$T/token"
-chmod 600 "$T/token"
 write_sync_config() { # extra lines for [jenkins]
   write_config "url = $JURL" "user = agent" "token_file = $T/token" \
     "labels = dataops-agent data-hosts" "$@"
@@ -142,12 +130,12 @@ EOF
 pass "the first sync creates folders (parents first), trigger jobs, -runs External Jobs and the node"
 
 # ---- the jobs work: buildWithParameters, python-jenkins
-code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u agent:tok-agent -X POST \
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u agent:agent-token -X POST \
   "$JURL/job/Deploy/job/dev/job/DataPipeline/job/KafkaSetup/buildWithParameters?github_release_tag=release-2.9.0")
 assert_eq 201 "$code" "buildWithParameters on a synced trigger job"
 "$PY" - "$JURL" <<'EOF' || fail "python-jenkins does not see the synced jobs as expected"
 import sys, jenkins
-j = jenkins.Jenkins(sys.argv[1], username="agent", password="tok-agent", timeout=10)
+j = jenkins.Jenkins(sys.argv[1], username="agent", password="agent-token", timeout=10)
 info = j.get_job_info("Deploy/dev/DataPipeline/KafkaSetup")
 assert info["concurrentBuild"] is True, info
 defs = {p["name"]: p["defaultParameterValue"]["value"]
@@ -196,7 +184,7 @@ cfg = cfg.replace("<properties>", "<properties><jenkins.model.BuildDiscarderProp
 sys.stdout.write("<?xml version=\x271.1\x27 encoding=\x27UTF-8\x27?>\n" + cfg)' > "$T/reserialized.xml"
 assert_contains "$T/reserialized.xml" "<disabled>true</disabled>"
 assert_not_contains "$T/reserialized.xml" "string-array"
-code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u agent:tok-agent -X POST \
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u agent:agent-token -X POST \
   -H 'Content-Type: application/xml; charset=UTF-8' --data-binary @"$T/reserialized.xml" \
   "$JURL/job/Deploy/job/staging/job/DataPipeline/job/KafkaSetup/config.xml")
 assert_eq 200 "$code" "posting the re-serialized config"
@@ -211,14 +199,7 @@ pass "a config re-serialized by Jenkins (and a disabled job) is no change"
 
 # ---- --dry-run after changes in the catalog and the config: shown, nothing posted
 sed -i 's/default="release-2.8.0"/default="release-3.0.0"/' "$T/jobs/kafka-setup.xml"
-cat > "$T/jobs/gamma.xml" <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<operation path="Build/Gamma" display-name="Gamma">
-  <repository url="https://git.example.invalid/gamma.git"/>
-  <parameters><param name="github_release_tag" default="" ref="true"/></parameters>
-  <steps><step name="noop"><arg>true</arg></step></steps>
-</operation>
-XML
+sed 's/Beta/Gamma/g; s/beta\.git/gamma.git/' "$T/jobs/beta.xml" > "$T/jobs/gamma.xml"
 write_sync_config
 sed -i 's/^executors = 3/executors = 5/' "$T/agent.conf"
 state
@@ -241,7 +222,7 @@ cmp -s "$T/state.json" "$T/state-before.json" || fail "--dry-run changed the dou
 pass "--dry-run shows what changed in the catalog and the config, one line per item, and posts nothing"
 
 # ---- the update: only the changed items are posted; offline cause and admin's changes stay
-code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u agent:tok-agent -X POST \
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u agent:agent-token -X POST \
   "$JURL/computer/test-agent/changeOfflineCause?offlineMessage=draining")
 assert_eq 302 "$code" "taking the node offline"
 clear_requests
@@ -278,7 +259,7 @@ pass "an update posts only what changed, keeps the node's offline cause, a job's
 cat > "$T/freestyle.xml" <<'XML'
 <project><description>somebody else's</description></project>
 XML
-curl -sS --max-time 10 -o /dev/null -u agent:tok-agent -X POST -H 'Content-Type: application/xml' \
+curl -sS --max-time 10 -o /dev/null -u agent:agent-token -X POST -H 'Content-Type: application/xml' \
   --data-binary @"$T/freestyle.xml" "$JURL/job/Build/createItem?name=Delta-runs"
 sed 's/Gamma/Delta/g' "$T/jobs/gamma.xml" > "$T/jobs/delta.xml"
 da sync
@@ -326,17 +307,16 @@ assert_not_contains "$T/out" "not-the-token"
 pass "a bad token names the user and the URL, never the token"
 
 write_sync_config
-jd POST /_double/faults -H 'Content-Type: application/json' \
-  -d '{"status503": 1, "match": "/job/Build/job/Beta/config.xml"}' > /dev/null
+faults '{"status503": 1, "match": "/job/Build/job/Beta/config.xml"}'
 da sync
 assert_eq 75 "$rc" "exit code when Jenkins answers 503 during the sync"
 assert_contains "$T/out" "Jenkins answered 503"
 assert_contains "$T/out" "/job/Build/job/Beta/config.xml"
-jd POST /_double/faults -H 'Content-Type: application/json' -d '{}' > /dev/null
+faults '{}'
 pass "a 5xx during the sync stops it with 75, naming the URL"
 
 # A port that nobody listens on: retried for a bounded time, then 75.
-DEAD=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+DEAD=$(free_port)
 write_sync_config
 sed -i "s|^url = .*|url = http://127.0.0.1:$DEAD|" "$T/agent.conf"
 da sync
