@@ -30,6 +30,8 @@
 #include "cgroup.h"
 #include "error.h"
 #include "proc.h"
+#include "timeutil.h"
+#include "tmpdir.h"
 #include "xmalloc.h"
 
 static const char *const test_env[] = { "PATH=/usr/bin:/bin", NULL };
@@ -56,14 +58,6 @@ static void capture_dispose(struct capture *c)
 {
 	free(c->data);
 	memset(c, 0, sizeof(*c));
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void sleep_ms(unsigned ms)
@@ -128,6 +122,21 @@ static bool process_gone(pid_t pid)
 static pid_t first_line_pid(const struct capture *c)
 {
 	return c->data != NULL ? (pid_t)strtol(c->data, NULL, 10) : 0;
+}
+
+/*
+ * Has the process whose pid the child printed first ended? It is killed
+ * either way, so that a failing test leaves nothing behind.
+ */
+static bool printed_pid_gone(const struct capture *c)
+{
+	pid_t pid = first_line_pid(c);
+	bool gone;
+
+	assert_true(pid > 1);
+	gone = process_gone(pid);
+	kill(pid, SIGKILL);
+	return gone;
 }
 
 static int count_fds(void)
@@ -451,16 +460,10 @@ static void test_proc__timeout_kills_the_whole_group(void **state)
 	const char *const argv[] = { "/bin/sh", "-c", "sleep 20 & echo $!; wait", NULL };
 	struct proc_result r;
 	struct capture c = { 0 };
-	pid_t bg;
-	bool gone;
 
 	(void)state;
 	assert_int_equal(run(&r, &c, argv, 300, 1000), 0);
-	bg = first_line_pid(&c);
-	assert_true(bg > 0);
-	gone = process_gone(bg);
-	kill(bg, SIGKILL); /* a failing test must not leave it behind */
-	assert_true(gone);
+	assert_true(printed_pid_gone(&c));
 	assert_true(r.timed_out);
 	assert_int_equal(r.signal, SIGTERM);
 	assert_true(r.elapsed_ms < 3000);
@@ -492,15 +495,9 @@ static void check_leftover_is_ended(const char *script, unsigned min_ms)
 	const char *const argv[] = { "/bin/sh", "-c", script, NULL };
 	struct proc_result r;
 	struct capture c = { 0 };
-	pid_t bg;
-	bool gone;
 
 	assert_int_equal(run(&r, &c, argv, 0, 200), 0);
-	bg = first_line_pid(&c);
-	assert_true(bg > 0);
-	gone = process_gone(bg);
-	kill(bg, SIGKILL);
-	assert_true(gone);
+	assert_true(printed_pid_gone(&c));
 	assert_true(r.exited);
 	assert_int_equal(r.exit_code, 0);
 	assert_false(r.timed_out);
@@ -534,6 +531,15 @@ static void test_proc__final_kill_ends_detached_members(void **state)
 }
 
 /*
+ * A step that leaves a daemon behind outside its group (setsid), its output
+ * not ours. The daemon prints its own pid ($$ survives the exec); the step
+ * lingers a moment so that setsid has left the group before the group kill
+ * at the step's end.
+ */
+static const char *const escaped_daemon_argv[] = { "/bin/sh", "-c",
+	"setsid /bin/sh -c 'echo $$; exec sleep 300 >/dev/null 2>&1' & sleep 0.5", NULL };
+
+/*
  * A step that leaves a process holding its stdout outside its group: setsid
  * leaves our group, so no group signal reaches it. The leader waits until
  * it has left (field 5 of stat, the pgid, is no longer ours), or our
@@ -546,19 +552,12 @@ static const char *const escaped_holder_argv[] = { "/bin/sh", "-c",
 
 static void test_proc__gives_up_on_escaped_holder(void **state)
 {
-	const char *const *argv = escaped_holder_argv;
 	struct proc_result r;
 	struct capture c = { 0 };
-	pid_t bg;
-	bool escaped;
 
 	(void)state;
-	assert_int_equal(run(&r, &c, argv, 0, 200), 0);
-	bg = first_line_pid(&c);
-	assert_true(bg > 0);
-	escaped = !process_gone(bg);
-	kill(bg, SIGKILL);
-	assert_true(escaped);
+	assert_int_equal(run(&r, &c, escaped_holder_argv, 0, 200), 0);
+	assert_false(printed_pid_gone(&c));
 	assert_true(r.exited);
 	assert_int_equal(r.exit_code, 0);
 	/* Grace, SIGKILL to the group, then a bounded wait for EOF. */
@@ -673,7 +672,6 @@ struct parallel_run {
 	struct proc_result r;
 	struct capture c;
 	int err;
-	uint64_t started, finished;
 };
 
 static void *parallel_main(void *arg)
@@ -683,9 +681,7 @@ static void *parallel_main(void *arg)
 
 	snprintf(p->script, sizeof(p->script), "echo start-%s; sleep 1; echo end-%s",
 		 p->label, p->label);
-	p->started = now_ms();
 	p->err = run(&p->r, &p->c, argv, 10000, 0);
-	p->finished = now_ms();
 	return NULL;
 }
 
@@ -693,14 +689,14 @@ static void test_proc__parallel_runs_overlap(void **state)
 {
 	struct parallel_run a = { .label = "a" }, b = { .label = "b" };
 	pthread_t ta, tb;
-	uint64_t start = now_ms(), total;
+	uint64_t start = time_mono_ms(), total;
 
 	(void)state;
 	assert_int_equal(pthread_create(&ta, NULL, parallel_main, &a), 0);
 	assert_int_equal(pthread_create(&tb, NULL, parallel_main, &b), 0);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
-	total = now_ms() - start;
+	total = time_mono_ms() - start;
 
 	assert_int_equal(a.err, 0);
 	assert_int_equal(b.err, 0);
@@ -708,9 +704,12 @@ static void test_proc__parallel_runs_overlap(void **state)
 	assert_string_equal(b.c.data, "start-b\nend-b\n");
 	assert_true(a.r.exited && b.r.exited);
 	assert_true(a.r.elapsed_ms >= 1000 && b.r.elapsed_ms >= 1000);
-	/* Each waited on its own child only: they ran side by side. */
-	assert_true(a.started < b.finished && b.started < a.finished);
-	assert_true(total < 1500);
+	/*
+	 * Each waited on its own child only: they ran side by side. One after
+	 * the other would take at least the sum of the two runs, however slow
+	 * the machine; a fixed bound (it was 1.5 s) fails under load instead.
+	 */
+	assert_true(total < a.r.elapsed_ms + b.r.elapsed_ms);
 	capture_dispose(&a.c);
 	capture_dispose(&b.c);
 }
@@ -778,8 +777,7 @@ static bool group_alive(pid_t pgid)
 
 static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
 {
-	char dir[] = "/tmp/da-proc-reg-XXXXXX";
-	char *file, *cmd;
+	char *dir = xasprintf("%s/reg", tmpdir), *file, *cmd;
 	/* The parent registers the group right after fork: the child waits to see it. */
 	const char *argv[] = { "/bin/sh", "-c",
 			       "for i in 1 2 3 4 5 6 7 8 9 10; do [ -n \"$(ls \"$REG\")\" ] && break; "
@@ -792,7 +790,7 @@ static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
 	int status;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(proc_set_registry(dir), 0);
 	/* While a child runs its group is listed; once it is gone, so is the file. */
 	env_reg = xasprintf("REG=%s", dir);
@@ -849,21 +847,13 @@ static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
 	waitpid(young, &status, 0);
 	free(file);
 	assert_int_equal(proc_set_registry(NULL), 0);
-	rmdir(dir);
 	free(env_reg);
+	free(dir);
 }
 
 /* A process that left its group (setsid) survives the group kill; as its subreaper we end it. */
 static void test_proc__sweep_ends_escaped_orphans(void **state)
 {
-	/*
-	 * The escaped process says its own pid ($$ survives the exec); the step
-	 * lingers a moment so that setsid has left the group before the group
-	 * kill at the step's end.
-	 */
-	const char *argv[] = { "/bin/sh", "-c",
-			       "setsid /bin/sh -c 'echo $$; exec sleep 300 >/dev/null 2>&1' & sleep 0.5",
-			       NULL };
 	struct proc_opts o = PROC_OPTS_INIT;
 	struct proc_result r;
 	struct capture out = { 0 };
@@ -872,13 +862,12 @@ static void test_proc__sweep_ends_escaped_orphans(void **state)
 	(void)state;
 	assert_int_equal(proc_set_subreaper(), 0);
 	(void)proc_sweep_orphans(false);                 /* earlier tests' zombies, if any */
-	o.argv = argv;
+	o.argv = escaped_daemon_argv;
 	o.envp = test_env;
 	o.on_output = capture_cb;
 	o.payload = &out;
 	assert_int_equal(proc_run(&r, &o), 0);
-	assert_non_null(out.data);
-	escaped = (pid_t)atol(out.data);
+	escaped = first_line_pid(&out);
 	assert_true(escaped > 1);
 	assert_int_equal(kill(escaped, 0), 0);           /* outside the group: still alive */
 	(void)proc_sweep_orphans(false);                 /* reaps zombies only */
@@ -935,15 +924,9 @@ static void assert_detached_ends_with_step(struct proc_result *r, const char *co
 					   unsigned grace_ms)
 {
 	struct capture out = { 0 };
-	pid_t escaped;
-	bool gone;
 
 	assert_int_equal(run(r, &out, argv, 0, grace_ms), 0);
-	escaped = first_line_pid(&out);
-	assert_true(escaped > 1);
-	gone = process_gone(escaped);
-	kill(escaped, SIGKILL);
-	assert_true(gone);
+	assert_true(printed_pid_gone(&out));
 	assert_true(r->exited);
 	assert_int_equal(r->exit_code, 0);
 	assert_false(step_cgroup_exists(r->pid));
@@ -953,13 +936,11 @@ static void assert_detached_ends_with_step(struct proc_result *r, const char *co
 /* What a process group cannot hold, the step's cgroup does: setsid'd daemons end with the step. */
 static void test_proc__cgroup_ends_escaped_at_step_end(void **state)
 {
-	const char *const argv[] = { "/bin/sh", "-c",
-		"setsid /bin/sh -c 'echo $$; exec sleep 300 >/dev/null 2>&1' & sleep 0.5", NULL };
 	struct proc_result r;
 
 	if (*state == NULL)
 		skip();
-	assert_detached_ends_with_step(&r, argv, 0);
+	assert_detached_ends_with_step(&r, escaped_daemon_argv, 0);
 }
 
 /* An escaped process holding our stdout is ended at once, not waited out for the drain bound. */
@@ -998,14 +979,14 @@ static char *enter_and_register(const char *regdir, const char *name, pid_t pid)
 /* After a crash, the registry's cgroup reaches the process that left the registered group. */
 static void test_proc__cgroup_registry_kills_escaped(void **state)
 {
-	char dir[] = "/tmp/da-proc-cgreg-XXXXXX";
-	char *cg, *other, name[64];
+	char *dir, *cg, *other, name[64];
 	pid_t escaped;
 	int status;
 
 	if (*state == NULL)
 		skip();
-	assert_non_null(mkdtemp(dir));
+	dir = xasprintf("%s/cgreg", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
 	escaped = fork();
 	assert_true(escaped >= 0);
 	if (escaped == 0) {
@@ -1028,6 +1009,7 @@ static void test_proc__cgroup_registry_kills_escaped(void **state)
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	assert_int_equal(access(cg, F_OK), -1);
 	assert_int_equal(rmdir(dir), 0); /* the entry is gone too */
+	free(dir);
 	free(other);
 	free(cg);
 }
@@ -1120,5 +1102,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proc__cgroup_registry_kills_escaped, cgroup_on, cgroup_off),
 		cmocka_unit_test_setup_teardown(test_proc__cgroup_prune_takes_dead_leaders_only, cgroup_on, cgroup_off),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The registry tests' directories are under tmpdir: gone even after a failure. */
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
