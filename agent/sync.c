@@ -985,25 +985,20 @@ static int sync_item(struct sync *s, const struct sync_item *it)
 	rc = jenkins_item_config(s->j, it->full_name, &have);
 	if (rc == DA_ENOTFOUND) {
 		error_clear();
-		rc = 0;
-		if (!s->o->dry_run) {
-			rc = jenkins_item_create(s->j, it->full_name, want);
-			if (rc == DA_ECONFLICT) {
-				/* Created meanwhile (another agent's sync): compare with it. */
-				error_clear();
-				rc = jenkins_item_config(s->j, it->full_name, &have);
-				if (rc == 0)
-					rc = sync_existing(s, it, want, &have);
-				goto out;
-			}
+		rc = s->o->dry_run ? 0 : jenkins_item_create(s->j, it->full_name, want);
+		if (rc != DA_ECONFLICT) {
+			if (rc == 0)
+				sync_done(s, SYNC_CREATED, it, NULL);
+			goto out;
 		}
-		if (rc == 0)
-			sync_done(s, SYNC_CREATED, it, NULL);
-	} else if (rc == 0) {
-		rc = sync_existing(s, it, want, &have);
-	} else if (!sync_fatal(rc)) {
-		error_prefix("%s %s: ", noun, it->full_name);
+		/* Created meanwhile (another agent's sync): compare with it. */
+		error_clear();
+		rc = jenkins_item_config(s->j, it->full_name, &have);
 	}
+	if (rc == 0)
+		rc = sync_existing(s, it, want, &have);
+	else if (!sync_fatal(rc))
+		error_prefix("%s %s: ", noun, it->full_name);
 out:
 	buf_dispose(&have);
 	free(want);
