@@ -25,32 +25,24 @@ JOB_PARAMS="n lines" create_job_tree Provision/dev/DataPipeline/Talk
 agent_config
 RUNS="s['jobs']['Provision/dev/DataPipeline/Talk-runs']['runs']"
 
-
-# dead PID: the process is gone (or a zombie).
-dead() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-
 crash_at() { # N LINE: SIGKILL the agent once run N has streamed LINE lines
   local n=$1 line=$2 q
   start_agent
   q=$(trigger Provision/dev/DataPipeline/Talk n=$n lines=40)
   if [ "$line" = 0 ]; then
-    wait_for 15 "any('claimed queue item $q of' in r['log'] for r in $RUNS)" || fail "run $n not claimed"
+    wait_for 30 "any('claimed queue item $q of' in r['log'] for r in $RUNS)" || fail "run $n not claimed"
   else
-    wait_for 15 "any('run $n line $line' in r['log'] for r in $RUNS)" || fail "run $n did not stream"
+    wait_for 30 "any('run $n line $line' in r['log'] for r in $RUNS)" || fail "run $n did not stream"
   fi
   kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
   sleep 0.3
   # The step's leader died with the agent; its background helper is still there.
   bg=$(cat "$T/state/bg-$n" 2>/dev/null || echo "")
   start_agent
-  wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
-    { cat "$T/agent.log"; fail "run $n was not recorded after the restart"; }
-  if [ -n "$bg" ]; then
-    for _ in $(seq 1 50); do dead "$bg" && break; sleep 0.1; done
-    dead "$bg" || fail "the background process $bg of run $n survived the restart"
-  fi
+  wait_for 30 "len($(rec $q)) == 1" || { cat "$T/agent.log"; fail "run $n was not recorded after the restart"; }
+  [ -z "$bg" ] || within 5 dead "$bg" || fail "the background process $bg of run $n survived the restart"
   check_record "$n" "$q" FAILURE
-  assert_contains "$T/agent.log" "was running when the agent stopped"
+  wait_log 30 "was running when the agent stopped"
   stop_agent
   [ -z "$(ls "$T/state/journal")" ] || fail "journal not empty after run $n: $(ls "$T/state/journal")"
   pass "SIGKILL at line $line of run $n: processes ended, one complete record (FAILURE, interrupted)"
@@ -62,20 +54,19 @@ crash_at 3 25
 # After the run finished, while its record cannot reach Jenkins (down): the restarted
 # agent records it with the run's own result and name.
 start_agent
-q=$(trigger Provision/dev/DataPipeline/Talk n=4 lines=10)
-wait_for 15 "any('run 4 line 3' in r['log'] for r in $RUNS)" || fail "run 4 did not stream"
+q=$(trigger Provision/dev/DataPipeline/Talk n=4 lines=30)   # 3 s: the restart lands while it runs
+wait_for 30 "any('run 4 line 3' in r['log'] for r in $RUNS)" || fail "run 4 did not stream"
 curl -sS -X POST "$JURL/_double/restart" -d '{"down_ms": 6000}' -o /dev/null
-for _ in $(seq 1 100); do grep -q "queue item $q (.*): SUCCESS, but its live record broke" "$T/agent.log" && break; sleep 0.1; done
-grep -q "queue item $q (.*): SUCCESS, but its live record broke" "$T/agent.log" || { cat "$T/agent.log"; fail "run 4 did not finish"; }
+within 30 grep -q "queue item $q (.*): SUCCESS, but its live record broke" "$T/agent.log" ||
+  { cat "$T/agent.log"; fail "run 4 did not finish"; }
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
 [ -f "$T/state/journal/q$q.json" ] || fail "no journal entry for the unrecorded run"
 grep -q '"state":"finished"' "$T/state/journal/q$q.json" || fail "journal entry not finished: $(cat "$T/state/journal/q$q.json")"
 sleep 5
 start_agent
-wait_for 40 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
-  { cat "$T/agent.log"; fail "run 4 was not recorded after the restart"; }
+wait_for 40 "len($(rec $q)) == 1" || { cat "$T/agent.log"; fail "run 4 was not recorded after the restart"; }
 check_record 4 "$q" SUCCESS
-assert_eq "#$q (no tag)" "$(jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['displayName']")" "name of the recovered finished run"
+assert_eq "#$q (no tag)" "$(jpy "$(rec $q)[0]['displayName']")" "name of the recovered finished run"
 stop_agent
 pass "SIGKILL after the run finished, record not sent: recorded at restart with its own result"
 
@@ -92,13 +83,11 @@ wait_for 20 "len($ER) == 1 and not $ER[0]['building']" || { cat "$T/agent.log"; 
 esc=$(cat "$T/state/escaped")
 if [ "$cgroups" = 1 ]; then
   # Killed with the step's cgroup before the record was sent (a SIGKILL lands at once).
-  for _ in $(seq 1 10); do dead "$esc" && break; sleep 0.1; done
-  dead "$esc" || fail "the detached process $esc outlived its step's cgroup"
+  within 1 dead "$esc" || fail "the detached process $esc outlived its step's cgroup"
   pass "a process a step detached with setsid ends with its step (its cgroup)"
 else
-  for _ in $(seq 1 100); do dead "$esc" && break; sleep 0.1; done
-  dead "$esc" || fail "the detached process $esc outlived its run"
-  wait_log 10 "processes that runs had detached"
+  within 10 dead "$esc" || fail "the detached process $esc outlived its run"
+  wait_log 30 "processes that runs had detached"
   pass "a process a step detached with setsid is ended after its run (subreaper; no cgroups here)"
 fi
 stop_agent
@@ -109,7 +98,7 @@ rm -f "$T/state/escaped"
 if [ "$cgroups" = 1 ]; then
   start_agent
   q=$(trigger Provision/dev/DataPipeline/Escape n=2 linger=300)
-  wait_for 20 "len($ER) == 2 and 'lingering 3' in $ER[1]['log']" || { cat "$T/agent.log"; fail "the second escape run did not stream"; }
+  wait_for 30 "len($ER) == 2 and 'lingering 3' in $ER[1]['log']" || { cat "$T/agent.log"; fail "the second escape run did not stream"; }
   esc=$(cat "$T/state/escaped")
   kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
   sleep 0.3
@@ -117,9 +106,8 @@ if [ "$cgroups" = 1 ]; then
   start_agent
   wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $ER)" ||
     { cat "$T/agent.log"; fail "the second escape run was not recorded after the restart"; }
-  for _ in $(seq 1 10); do dead "$esc" && break; sleep 0.1; done
-  dead "$esc" || { kill -KILL "$esc"; fail "the detached process $esc survived the agent's crash and restart"; }
-  wait_log 10 "processes left by an earlier agent's runs"
+  within 1 dead "$esc" || { kill -KILL "$esc"; fail "the detached process $esc survived the agent's crash and restart"; }
+  wait_log 30 "processes left by an earlier agent's runs"
   stop_agent
   pass "SIGKILL with a detached process running: the restart ends it through its step's cgroup"
 else
