@@ -13,29 +13,28 @@ agent_config
 start_agent
 RUNS="s['jobs']['Provision/dev/DataPipeline/Talk-runs']['runs']"
 
-
 # 1. Jenkins restarts mid-run (the in-progress run vanishes) and is down for a while.
 q=$(trigger Provision/dev/DataPipeline/Talk n=1 lines=30)
-wait_for 15 "len($RUNS) >= 1 and 'run 1 line 5' in $RUNS[-1]['log']" || fail "run 1 did not stream"
+wait_for 30 "len($RUNS) >= 1 and 'run 1 line 5' in $RUNS[-1]['log']" || fail "run 1 did not stream"
 curl -sS -X POST "$JURL/_double/restart" -d '{"down_ms": 2000}' -o /dev/null
-wait_for 40 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+wait_for 40 "len($(rec $q)) == 1" ||
   { cat "$T/agent.log"; fail "run 1 was not recorded after the restart"; }
 check_record 1 "$q" SUCCESS
-assert_contains "$T/agent.log" "live record broke"
-jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l1"
+wait_log 10 "live record broke"
+jpy "$(rec $q)[0]['log']" > "$T/l1"
 assert_contains "$T/l1" "Jenkins kept no partial run of it"
 pass "a Jenkins restart mid-run: the run goes on and is recorded once, whole"
 
 # 2. The connection is reset mid-run: the partial run ends FAILURE, the whole one follows.
 q=$(trigger Provision/dev/DataPipeline/Talk n=2 lines=30)
-wait_for 15 "any('run 2 line 5' in r['log'] for r in $RUNS)" || fail "run 2 did not stream"
+wait_for 30 "any('run 2 line 5' in r['log'] for r in $RUNS)" || fail "run 2 did not stream"
 curl -sS -X POST "$JURL/_double/drop_streams" -o /dev/null
-wait_for 30 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+wait_for 30 "len($(rec $q)) == 1" ||
   { cat "$T/agent.log"; fail "run 2 was not recorded after the reset"; }
 check_record 2 "$q" SUCCESS
 assert_eq "True" "$(jpy "any('run 2 line 1' in r['log'] and r['result'] == 'FAILURE' for r in $RUNS)")" "the broken partial run is kept, FAILURE"
 partial=$(jpy "[r['number'] for r in $RUNS if 'run 2 line 1' in r['log'] and r['result'] == 'FAILURE'][0]")
-jpy "[r for r in $RUNS if (r['displayName'] or '').startswith('#$q ')][0]['log']" > "$T/l2"
+jpy "$(rec $q)[0]['log']" > "$T/l2"
 assert_contains "$T/l2" "the live record of queue item $q broke"
 assert_contains "$T/l2" "the partial run is Provision/dev/DataPipeline/Talk-runs #$partial, ended FAILURE"
 pass "a reset stream: the partial run is FAILURE, one whole record follows and names the break"
@@ -45,10 +44,10 @@ pass "a reset stream: the partial run is FAILURE, one whole record follows and n
 # 503s wait at most 2+4+8+16 = 30 s, well inside the 60 s bound (six could
 # wait 2+4+8+16+30+30 s and did, on a loaded CI machine).
 q=$(trigger Provision/dev/DataPipeline/Talk n=3 lines=20)
-wait_for 15 "any('run 3 line 3' in r['log'] for r in $RUNS)" || fail "run 3 did not stream"
+wait_for 30 "any('run 3 line 3' in r['log'] for r in $RUNS)" || fail "run 3 did not stream"
 faults '{"status503": 4, "match": "postBuildResult"}'
 curl -sS -X POST "$JURL/_double/drop_streams" -o /dev/null
-wait_for 60 "any((r['displayName'] or '').startswith('#$q ') for r in $RUNS)" ||
+wait_for 60 "len($(rec $q)) == 1" ||
   { cat "$T/agent.log"; fail "run 3 was not recorded through the 503s"; }
 check_record 3 "$q" SUCCESS
 assert_eq 4 "$(grep -c "queue item $q: recording the run in .* failed: .* 503" "$T/agent.log")" "503s the agent retried through"
