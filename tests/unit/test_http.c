@@ -80,6 +80,17 @@ static void need_double(void)
 		skip();
 }
 
+/* Options for alice at url; every limit left at its default. */
+static struct http_client_opts alice_at(const char *url)
+{
+	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
+
+	o.base_url = url;
+	o.user = "alice";
+	o.token = ALICE_TOKEN;
+	return o;
+}
+
 static struct http_client *client_new(const char *user, const char *token, size_t max)
 {
 	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
@@ -107,6 +118,41 @@ static int request_status(struct http_client *c, const char *user, const char *m
 	rc = http_check_status(&r, user);
 	http_response_dispose(&r);
 	return rc;
+}
+
+/* A folder and, in it, an external job that run records can be posted to. */
+static void create_runs_job(struct http_client *c, const char *folder, const char *job)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/createItem?name=%s", folder);
+	assert_int_equal(request_status(c, "alice", "POST", path, "application/xml", folder_xml), 0);
+	snprintf(path, sizeof(path), "/job/%s/createItem?name=%s", folder, job);
+	assert_int_equal(request_status(c, "alice", "POST", path, "application/xml", external_xml), 0);
+}
+
+/*
+ * A loopback TCP socket on a port the kernel picked, its URL in url:
+ * listening (connections are accepted by the kernel, never answered) or
+ * closed again (nobody listens there). Returns the fd, or -1 once closed.
+ */
+static int loopback_port(char url[64], bool listening)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (listening)
+		assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, 64, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	if (listening)
+		return fd;
+	close(fd);
+	return -1;
 }
 
 static void test_http__get_reads_status_body_and_x_jenkins(void **state)
@@ -274,7 +320,7 @@ static void test_http__answer_past_cap_is_etoobig(void **state)
 
 static void test_http__slow_answer_is_etimeout(void **state)
 {
-	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
+	struct http_client_opts o = alice_at(jd.url);
 	struct http_client *c, *ctl;
 	struct http_response r;
 	uint64_t t0;
@@ -283,16 +329,14 @@ static void test_http__slow_answer_is_etimeout(void **state)
 	need_double();
 	ctl = client_new("alice", ALICE_TOKEN, 0);
 	assert_int_equal(request_status(ctl, "alice", "POST", "/_double/faults", "application/json",
-					"{\"slow\": 1, \"delay_ms\": 1500, \"match\": \"^/api/json\"}"),
+					"{\"slow\": 1, \"delay_ms\": 10000, \"match\": \"^/api/json\"}"),
 			 0);
-	o.base_url = jd.url;
-	o.user = "alice";
-	o.token = ALICE_TOKEN;
 	o.timeout_ms = 300;
 	assert_int_equal(http_client_new(&c, &o), 0);
 	t0 = time_mono_ms();
 	assert_int_equal(http_request(&r, c, "GET", "/api/json", NULL, NULL, 0), DA_ETIMEOUT);
-	assert_true(time_mono_ms() - t0 < 1400);
+	/* Ended by the 300 ms limit, far from the 10 s answer even on a loaded machine. */
+	assert_true(time_mono_ms() - t0 < 5000);
 	assert_non_null(strstr(error_last(), "timed out"));
 	assert_int_equal(r.status, 0);
 	http_response_dispose(&r);
@@ -302,27 +346,14 @@ static void test_http__slow_answer_is_etimeout(void **state)
 
 static void test_http__connection_refused_is_eretry(void **state)
 {
-	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
+	struct http_client_opts o;
 	struct http_client *c;
 	struct http_response r;
 	char url[64];
-	int fd;
 
 	(void)state;
-	/* A port that was just free and is closed again: nobody listens there. */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
-
-	o.base_url = url;
-	o.user = "alice";
-	o.token = ALICE_TOKEN;
+	loopback_port(url, false);
+	o = alice_at(url);
 	o.connect_timeout_ms = 2000;
 	o.timeout_ms = 5000;
 	assert_int_equal(http_client_new(&c, &o), 0);
@@ -505,12 +536,7 @@ static void test_http__stream_post_records_a_run(void **state)
 	need_double();
 	c = client_new("alice", ALICE_TOKEN, 0);
 	rec.peek = client_new("alice", ALICE_TOKEN, 0);
-	assert_int_equal(request_status(c, "alice", "POST", "/createItem?name=rec",
-					"application/xml", folder_xml),
-			 0);
-	assert_int_equal(request_status(c, "alice", "POST", "/job/rec/createItem?name=one-runs",
-					"application/xml", external_xml),
-			 0);
+	create_runs_job(c, "rec", "one-runs");
 	assert_int_equal(http_stream_post(&r, c, "/job/rec/job/one-runs/postBuildResult",
 					  "application/xml; charset=UTF-8", record_read, &rec),
 			 0);
@@ -563,12 +589,7 @@ static void test_http__stream_abort_is_ecancelled(void **state)
 	(void)state;
 	need_double();
 	c = client_new("alice", ALICE_TOKEN, 0);
-	assert_int_equal(request_status(c, "alice", "POST", "/createItem?name=ab",
-					"application/xml", folder_xml),
-			 0);
-	assert_int_equal(request_status(c, "alice", "POST", "/job/ab/createItem?name=x-runs",
-					"application/xml", external_xml),
-			 0);
+	create_runs_job(c, "ab", "x-runs");
 	assert_int_equal(http_stream_post(&r, c, "/job/ab/job/x-runs/postBuildResult",
 					  "application/xml; charset=UTF-8", record_read, &rec),
 			 DA_ECANCELLED);
@@ -608,7 +629,7 @@ static ssize_t idle_read(char *buf, size_t len, void *payload)
 
 static void test_http__stream_idle_but_alive_is_not_killed(void **state)
 {
-	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
+	struct http_client_opts o = alice_at(jd.url);
 	struct idle_stream st = { .comments = 8 };
 	struct http_client *c;
 	struct http_response r;
@@ -616,17 +637,9 @@ static void test_http__stream_idle_but_alive_is_not_killed(void **state)
 	(void)state;
 	need_double();
 	c = client_new("alice", ALICE_TOKEN, 0);
-	assert_int_equal(request_status(c, "alice", "POST", "/createItem?name=idle",
-					"application/xml", folder_xml),
-			 0);
-	assert_int_equal(request_status(c, "alice", "POST", "/job/idle/createItem?name=x-runs",
-					"application/xml", external_xml),
-			 0);
+	create_runs_job(c, "idle", "x-runs");
 	http_client_free(c);
 	/* A 1 s stall limit and a request timeout far below the stream's length. */
-	o.base_url = jd.url;
-	o.user = "alice";
-	o.token = ALICE_TOKEN;
 	o.timeout_ms = 500;
 	o.stream_stall_s = 1;
 	assert_int_equal(http_client_new(&c, &o), 0);
@@ -645,9 +658,7 @@ static void test_http__stream_idle_but_alive_is_not_killed(void **state)
 static void test_http__stream_to_dead_server_times_out(void **state)
 {
 	static const char *const pieces[] = { "<run><log encoding=\"hexBinary\">", NULL };
-	struct http_client_opts o = HTTP_CLIENT_OPTS_INIT;
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
+	struct http_client_opts o;
 	struct record rec = { .pieces = pieces };
 	struct http_client *c;
 	struct http_response r;
@@ -657,16 +668,8 @@ static void test_http__stream_to_dead_server_times_out(void **state)
 
 	(void)state;
 	/* A server that accepts connections in the kernel and never answers. */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 4), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
-	o.base_url = url;
-	o.user = "alice";
-	o.token = ALICE_TOKEN;
+	fd = loopback_port(url, true);
+	o = alice_at(url);
 	o.stream_stall_s = 1;
 	assert_int_equal(http_client_new(&c, &o), 0);
 	t0 = time_mono_ms();
