@@ -171,8 +171,11 @@ say "alice runs the Provision sequence for dev at release-2.8.0"
 /usr/bin/python3 scripts/demo_user.py "$JURL" alice alice-token "$D/jobs/sequences.xml" provision dev "${PARAMS[@]}"
 
 say "alice provisions Kafka at a tag that does not exist"
+kafka=0
 /usr/bin/python3 scripts/demo_user.py "$JURL" alice alice-token "$D/jobs/sequences.xml" \
-  job:Provision/dev/DataPipeline/Kafka dev github_release_tag=release-2.8.9 "private_inventory=$D/private" || true
+  job:Provision/dev/DataPipeline/Kafka dev github_release_tag=release-2.8.9 "private_inventory=$D/private" || kafka=$?
+# demo_user exits 1 for a run that ended other than SUCCESS, as this one must; 2 if it could not follow it.
+[ "$kafka" = 1 ] || { echo "the provision at a missing tag should have ended FAILURE (demo_user exited $kafka)" >&2; exit 1; }
 
 say "alice runs the data refresh DataRefresh/DataPipeline (the same agent, against the engine)"
 /usr/bin/python3 scripts/demo_user.py "$JURL" alice alice-token "$D/jobs/sequences.xml" \

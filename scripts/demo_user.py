@@ -11,6 +11,10 @@ usage: demo_user.py JENKINS_URL USER TOKEN SEQUENCES_XML SEQUENCE|job:PATH ENV N
 
 ENV replaces {env} in the paths; give "-" for operations without one
 (DataRefresh/DataPipeline).
+
+Exit status: 0 when every run ended SUCCESS, 1 when one ended otherwise, 2 when
+a run could not be followed (not picked up or not finished in time) or the
+arguments name nothing to run.
 """
 import base64
 import json
@@ -24,6 +28,11 @@ import xml.etree.ElementTree as ET
 
 NOTE = re.compile(rb"\x1b\[8mha:[^\x1b]*\x1b\[0m")   # console notes (jenkins-api.md §8.1)
 BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+def die(msg):
+    print(msg, file=sys.stderr)
+    sys.exit(2)
 
 
 class Jenkins:
@@ -69,7 +78,7 @@ def find_run(j, runs_job, qid, deadline):
                 if marker in r.read(4096):
                     return b["number"]
         time.sleep(0.3)
-    raise SystemExit("queue item %d was not picked up by an agent in time" % qid)
+    die("queue item %d was not picked up by an agent in time" % qid)
 
 
 def follow(j, runs_job, number, deadline):
@@ -85,7 +94,7 @@ def follow(j, runs_job, number, deadline):
         if not more:
             return
         time.sleep(0.3)
-    raise SystemExit("run %s #%d did not finish in time" % (runs_job, number))
+    die("run %s #%d did not finish in time" % (runs_job, number))
 
 
 def main(argv):
@@ -97,12 +106,12 @@ def main(argv):
     else:
         seq = next((s for s in ET.parse(seq_file).getroot().iter("sequence") if s.get("name") == seq_name), None)
         if seq is None:
-            raise SystemExit("no sequence %r in %s" % (seq_name, seq_file))
+            die("no sequence %r in %s" % (seq_name, seq_file))
         paths = [op.get("path") for op in seq.iter("op")]
     results = []
     for path in paths:
         if "{env}" in path and env == "-":
-            raise SystemExit("%s needs an environment" % path)
+            die("%s needs an environment" % path)
         job = path.replace("{env}", env)
         qid = trigger(j, job, params)
         print("\n%s▶ %s%s  (Build with Parameters %s → queue item %d)" %
