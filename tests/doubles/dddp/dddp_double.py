@@ -75,10 +75,11 @@ class Job:
     def __init__(self, eng, action_type, title, target, details, duration, phases, effect,
                  fail=None, user="USER-2"):
         self.ref, self.action_ref = eng.new_ref("JOB"), eng.new_ref("ACTION")
+        self.seq = eng.counters["JOB"]     # the order jobs were started in
         obj = eng.objects[target]
         self.target, self.duration, self.phases, self.effect, self.fail = target, duration, phases, effect, fail
         self.start = time.time()
-        self.held = 0.0                    # seconds spent held by a barrier (they do not count)
+        self.held = 0.0                    # seconds spent held or queued (they do not count)
         self.end_time = None
         self.next_phase = 0
         self.data = {"type": "Job", "reference": self.ref, "namespace": None, "name": None,
@@ -361,9 +362,13 @@ class Engine:
 
     def start_job(self, action_type, title, target, details, effect, user=None):
         masked = bool(self.objects[target].get("masked"))
+        ahead = self.running_on(target)
         job = Job(self, action_type, title, target, details, self.duration(action_type, target),
                   self.phases(action_type, masked), effect, self.failure_for(action_type, target),
                   user or self.user_ref)
+        if ahead:                          # §4 engine busy: RUNNING, queued, its action WAITING (§2.7)
+            job.data.update({"queued": True, "parentActionState": "WAITING"})
+            job.action["state"] = "WAITING"
         self.jobs[job.ref] = job
         self.actions[job.action_ref] = job
         self.running.add(job)
@@ -386,11 +391,22 @@ class Engine:
             now = time.time()
             with self.lock:
                 for job in list(self.running):
-                    if self.held(job):
+                    if self.held(job) or self.queued(job):
                         job.held += now - last
                         continue
                     self.advance(job, now)
             last = now
+
+    def queued(self, job):
+        """A queued job waits until the jobs started before it on its target have ended."""
+        if not job.data["queued"]:
+            return False
+        if [j for j in self.running_on(job.target) if j.seq < job.seq]:
+            return True
+        job.data.update({"queued": False, "parentActionState": "EXECUTING"})
+        job.action["state"] = "EXECUTING"
+        self.notify(job.ref, "Job")
+        return False
 
     def advance(self, job, now):
         d = job.data
@@ -813,7 +829,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(seg) >= 2 and seg[0] == "job":
             job = eng.jobs.get(seg[1])
             if job is None:
-                self.get_obj(eng, seg[1])
+                self.get_obj(eng, seg[1], "Job")     # 404 object.missing, whatever else has that ref
             if m == "GET" and len(seg) == 2:
                 return 200, ok(json.loads(json.dumps(job.data))), []
             if m == "POST" and seg[2:] == ["cancel"]:
@@ -824,7 +840,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(seg) >= 2 and seg[0] == "action" and m == "GET":
             a = eng.actions.get(seg[1])
             if a is None:
-                self.get_obj(eng, seg[1])
+                self.get_obj(eng, seg[1], "Action")
             if seg[2:] == ["getJob"]:
                 return 200, ok(a.ref if isinstance(a, Job) else None), []
             return 200, ok(a.action if isinstance(a, Job) else a), []

@@ -4,6 +4,7 @@ Run with: /usr/bin/python3 -m pytest -q tests/doubles/dddp
 Every server listens on 127.0.0.1 with port 0; every request and wait is bounded.
 """
 import http.client, json, os, subprocess, sys, time
+from datetime import datetime, timezone
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -242,8 +243,8 @@ def test_sync_then_refresh_moves_data_and_jobs_progress(d):
     job, seen = c.wait(r["job"])
     assert job["jobState"] == "COMPLETED" and job["parentActionState"] == "COMPLETED"
     assert job["actionType"] == "DB_SYNC" and job["percentComplete"] == 100.0
-    assert any(s == ("RUNNING", "EXECUTING", p) and 0 < p < 100 for s in [x[:2] for x in seen] for p in
-               [x[2] for x in seen]) or len(seen) >= 1
+    # parentActionState tracks jobState at every look (§2.7)
+    assert all(st[1] == {"RUNNING": "EXECUTING"}.get(st[0], st[0]) for st in seen), seen
     assert job["events"][0]["messageCode"] == "event.job.started"
     assert job["events"][-1]["messageCode"] == "event.job.completed"
     r = c.call("POST", "database/%s/refresh" % mm["reference"], {
@@ -324,6 +325,37 @@ def test_running_job_conflict_and_busy_list(d):
     assert len(running) == 1 and running[0]["events"] is None
     r = c.call("POST", "selfservice/container/%s/refresh" % p2["reference"], {})
     assert r["type"] == "ErrorResult" and "running" in r["error"]["details"]
+
+
+def test_conflict_off_queues_the_job_behind_the_running_one(d):
+    c = logged_in(d)
+    d.control("faults", conflict=False, busy={"prep2": 1.0})
+    p2 = c.ref("selfservice/container", "prep2")
+    r = c.call("POST", "selfservice/container/%s/refresh" % p2["reference"], {})
+    assert r["type"] == "OKResult"
+    j = c.call("GET", "job/" + r["job"])["result"]
+    # §4 engine busy: the job is RUNNING but queued, and its action WAITING (§2.7)
+    assert (j["jobState"], j["queued"], j["parentActionState"]) == ("RUNNING", True, "WAITING")
+    assert c.call("GET", "action/" + r["action"])["result"]["state"] == "WAITING"
+    job, seen = c.wait(r["job"])
+    assert job["jobState"] == "COMPLETED" and job["queued"] is False
+    waiting = [st for st in seen if st[1] == "WAITING"]
+    assert waiting and all(st[2] == 0.0 for st in waiting), seen
+    jobs = {x["reference"]: x for x in d.state()["jobs"]}
+    foreign = [x for x in jobs.values() if x["user"] == "USER-1"][0]
+    ours = jobs[r["job"]]
+    started = [e for e in ours["events"] if e["percentComplete"] > 0]
+    assert foreign["_end"] is not None and started
+    first = datetime.strptime(started[0]["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    assert first.timestamp() >= foreign["_end"] - 0.001   # timestamps are cut to milliseconds
+
+
+def test_job_and_action_paths_answer_only_for_jobs_and_actions(d):
+    c = logged_in(d)
+    for method, path in (("GET", "job/USER-2"), ("GET", "job/JOB-999"), ("POST", "job/GROUP-1/cancel"),
+                         ("GET", "action/USER-2")):
+        r = c.call(method, path, {} if method == "POST" else None, expect=404)
+        assert r["type"] == "ErrorResult" and r["error"]["id"] == "exception.executor.object.missing", path
 
 
 def test_hold_barrier_releases_when_count_reached(d):
