@@ -83,23 +83,58 @@ static int run(struct proc_result *r, struct capture *c, const char *const *argv
 	return proc_run(r, &o);
 }
 
+/*
+ * Fields 3 to 5 of /proc/<pid>/stat (pid as its directory name): the state
+ * letter, the parent and the process group. false when there is no such
+ * process.
+ */
+static bool read_stat(const char *pid, char *state, long *ppid, long *pgrp)
+{
+	char path[300], line[512], *paren;
+	bool ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	/* After the name, which may hold anything: the last ')'. */
+	if (fgets(line, sizeof(line), f) != NULL && (paren = strrchr(line, ')')) != NULL)
+		ok = sscanf(paren + 1, " %c %ld %ld", state, ppid, pgrp) == 3;
+	fclose(f);
+	return ok;
+}
+
 /* The state letter in /proc/<pid>/stat, or 0 when there is no such process. */
 static char proc_state(pid_t pid)
 {
-	char path[64], line[512], *paren;
-	FILE *f;
+	char name[32], state;
+	long ppid, pgrp;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	if (fgets(line, sizeof(line), f) == NULL) {
-		fclose(f);
-		return 0;
+	snprintf(name, sizeof(name), "%ld", (long)pid);
+	return read_stat(name, &state, &ppid, &pgrp) ? state : 0;
+}
+
+/* How many processes match: children of ours (pgrp < 0) or live members of group pgrp. */
+static int count_procs(long pgrp)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char state;
+		long ppid, group;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+		    !read_stat(e->d_name, &state, &ppid, &group))
+			continue;
+		if (pgrp < 0 ? ppid == (long)getpid() : group == pgrp && state != 'Z')
+			n++;
 	}
-	fclose(f);
-	paren = strrchr(line, ')');
-	return paren != NULL && paren[1] == ' ' ? paren[2] : 0;
+	closedir(d);
+	return n;
 }
 
 /*
@@ -157,32 +192,7 @@ static int count_fds(void)
 /* Processes (zombies included) whose parent is this process. */
 static int count_children(void)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		char path[300], line[512], *paren;
-		long ppid = 0;
-		char state;
-		FILE *f;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		if (fgets(line, sizeof(line), f) != NULL &&
-		    (paren = strrchr(line, ')')) != NULL &&
-		    sscanf(paren + 1, " %c %ld", &state, &ppid) == 2 &&
-		    ppid == (long)getpid())
-			n++;
-		fclose(f);
-	}
-	closedir(d);
-	return n;
+	return count_procs(-1);
 }
 
 static void test_proc__captures_output_exactly(void **state)
@@ -749,30 +759,7 @@ static pid_t spawn_group(void)
 /* Does the group have a member that is not a zombie (a zombie is dead, only unreaped)? */
 static bool group_alive(pid_t pgid)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	bool alive = false;
-
-	assert_non_null(d);
-	while (!alive && (e = readdir(d)) != NULL) {
-		char path[300], buf[512], state;
-		long pgrp;
-		const char *p;
-		FILE *f;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL &&
-		    sscanf(p + 2, "%c %*d %ld", &state, &pgrp) == 2)
-			alive = pgrp == (long)pgid && state != 'Z';
-		fclose(f);
-	}
-	closedir(d);
-	return alive;
+	return count_procs(pgid) > 0;
 }
 
 static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
