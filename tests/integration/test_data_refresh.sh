@@ -2,12 +2,9 @@
 # six pods that really run at once (the double holds their refresh jobs
 # until all six exist, so only parallel branches get past), each spun up,
 # subset and bookmarked, and the template's Full Dataset bookmark beside.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/../doubles/dddp/dddp.sh"
+. "$(dirname "$0")/data_refresh_lib.sh"
 
-dddp_start --job-duration 0.3
-dddp_catalog
-write_config "$(cat "$T/dddp.conf")"
+data_refresh_setup
 dddp_ctl POST faults '{"hold": {"action_type": "JETSTREAM_USER_CONTAINER_REFRESH", "count": 6, "timeout": 8}}' >/dev/null
 
 da run DataRefresh/DataPipeline

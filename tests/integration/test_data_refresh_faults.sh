@@ -1,12 +1,9 @@
 # The engine's harder days: still booting, a pod busy with someone else's
 # job, a pod whose container is gone, a job slower than its step's
 # deadline, and an engine too old for selfservice/.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/../doubles/dddp/dddp.sh"
+. "$(dirname "$0")/data_refresh_lib.sh"
 
-dddp_start --job-duration 0.3
-dddp_catalog
-write_config "$(cat "$T/dddp.conf")"
+data_refresh_setup
 
 # 1. The engine answers its first three calls with the "booting" page, and
 #    prep4's container is gone.
@@ -66,9 +63,7 @@ pass "a job past its step's deadline fails the step with 124 and is cancelled on
 
 # 3. An engine that speaks only API 1.8.0: the agent takes its version and jetstream/.
 dddp_stop
-dddp_start --job-duration 0.3 --max-version 1.8.0
-dddp_catalog
-write_config "$(cat "$T/dddp.conf")"
+data_refresh_setup --max-version 1.8.0
 da run DataRefresh/DataPipeline
 assert_eq 0 "$rc" "exit code against an API 1.8.0 engine"
 assert_contains "$T/out" "engine: the engine does not speak API 1.10.0; using its own 1.8.0"

@@ -2,12 +2,10 @@
 # in Jenkins, the agent claims it, runs the pipeline against the engine
 # double, and Jenkins holds the live log with every pod's progress and the
 # table; a failing pod makes the Jenkins run FAILURE and the table says which.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/data_refresh_lib.sh"
 . "$(dirname "$0")/jenkins_lib.sh"
-. "$(dirname "$0")/../doubles/dddp/dddp.sh"
 
-dddp_start --job-duration 0.3
-dddp_catalog
+data_refresh_engine
 start_jenkins
 agent_config "$(cat "$T/dddp.conf")"
 JOB_PARAMS="dsource" create_job_tree DataRefresh/DataPipeline

@@ -1,11 +1,8 @@
 # A masking failure inside the masked master's refresh stops the run before
 # any pod is touched: nothing downstream may see unmasked or stale data.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/../doubles/dddp/dddp.sh"
+. "$(dirname "$0")/data_refresh_lib.sh"
 
-dddp_start --job-duration 0.3
-dddp_catalog
-write_config "$(cat "$T/dddp.conf")"
+data_refresh_setup
 dddp_ctl POST faults '{"fail_masking": true}' >/dev/null
 
 da run DataRefresh/DataPipeline

@@ -1,11 +1,8 @@
 # Pod 3's refresh fails: the other five (and the Full Dataset bookmark)
 # still finish, the run is FAILURE, and the table says which pod and why.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/../doubles/dddp/dddp.sh"
+. "$(dirname "$0")/data_refresh_lib.sh"
 
-dddp_start --job-duration 0.3
-dddp_catalog
-write_config "$(cat "$T/dddp.conf")"
+data_refresh_setup
 dddp_ctl POST faults '{"fail_pods": ["prep3"]}' >/dev/null
 
 da run DataRefresh/DataPipeline

@@ -2,12 +2,9 @@
 # login and the call again; a bad password is a clear error after exactly
 # one login attempt (the engine locks a user out after three); a missing
 # [dddp] section is refused before anything runs. `check` logs in once too.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/../doubles/dddp/dddp.sh"
+. "$(dirname "$0")/data_refresh_lib.sh"
 
-dddp_start --job-duration 0.3
-dddp_catalog
-write_config "$(cat "$T/dddp.conf")"
+data_refresh_setup
 
 # 0. check logs in to the engine with the config's credentials.
 da check
