@@ -41,7 +41,8 @@ pass() { echo "ok - $*"; }
 assert_contains() { # FILE TEXT
   grep -qF -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "expected '$2' in $1"; }
 }
-assert_not_contains() { # FILE TEXT
+assert_not_contains() { # FILE TEXT (a missing FILE fails: it would hold nothing)
+  [ -f "$1" ] || fail "no file $1 to look for '$2' in"
   if grep -qF -- "$2" "$1"; then echo "--- $1:" >&2; cat "$1" >&2; fail "did not expect '$2' in $1"; fi
 }
 assert_eq() { # EXPECTED ACTUAL WHAT

@@ -45,7 +45,9 @@ for form in "raw: ****" "split: ****" "b64: ****" "url: ****" "json: \"****\"" "
 done
 b64=$(printf %s "$SECRET" | base64)
 url=$(printf %s "$SECRET" | /usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.stdin.read()))')
-for f in "$T/record" "$T/agent.log" "$T"/state/runs/*.log; do
+spool=$(ls "$T"/state/runs/*-q"$q"-*.log) || fail "no spool of queue item $q"
+assert_contains "$spool" "done"
+for f in "$T/record" "$T/agent.log" "$spool"; do
   for v in "$SECRET" "$b64" "$url" "Hunter2Hunter2" "s3cr3t"; do
     assert_not_contains "$f" "$v"
   done
