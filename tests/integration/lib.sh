@@ -94,10 +94,10 @@ CONF
   [ $# -eq 0 ] || printf '%s\n' "$@" >> "$T/agent.conf"
 }
 
-# Run the agent; stdout+stderr to $T/out, exit code to $rc.
+# Run the agent with $T/agent.conf (or $DA_CONF); stdout+stderr to $T/out, exit code to $rc.
 da() {
   set +e
-  "$DA_BIN" --config "$T/agent.conf" "$@" > "$T/out" 2>&1
+  "$DA_BIN" --config "${DA_CONF:-$T/agent.conf}" "$@" > "$T/out" 2>&1
   rc=$?
   set -e
 }

@@ -82,16 +82,16 @@ pass "a secret file readable by others is refused"
 
 # Bad config: file, line and key.
 printf '[agent]\nexecutors = lots\n' > "$T/bad.conf"
-set +e; "$DA_BIN" --config "$T/bad.conf" jobs > "$T/out" 2>&1; rc=$?; set -e
+DA_CONF=$T/bad.conf da jobs
 assert_eq 78 "$rc" "exit code with a bad config"
 assert_contains "$T/out" "bad.conf:2"
 assert_contains "$T/out" "executors"
 printf '[agent]\ncolour = blue\n' > "$T/bad.conf"
-set +e; "$DA_BIN" --config "$T/bad.conf" jobs > "$T/out" 2>&1; rc=$?; set -e
+DA_CONF=$T/bad.conf da jobs
 assert_eq 78 "$rc" "exit code with an unknown key"
 assert_contains "$T/out" "bad.conf:2"
 assert_contains "$T/out" "colour"
-set +e; "$DA_BIN" --config "$T/missing.conf" jobs > "$T/out" 2>&1; rc=$?; set -e
+DA_CONF=$T/missing.conf da jobs
 assert_eq 78 "$rc" "exit code with a missing named config"
 assert_contains "$T/out" "missing.conf"
 pass "config errors name the file, the line and the key"
