@@ -18,8 +18,9 @@ cat > "$T/jobs/pods.xml" <<'XML'
           date +%s%N > "$STATE_DIR/marks/$BRANCH.tmp"
           mv "$STATE_DIR/marks/$BRANCH.tmp" "$STATE_DIR/marks/$BRANCH.start"
           echo "spinning up $BRANCH (index $BRANCH_INDEX)"
-          # Wait until every branch has started: only true parallelism gets past this.
-          for i in $(seq 1 100); do
+          # Wait until every branch has started: only true parallelism gets past this
+          # (at most 20 s: under valgrind the agent starts the branches slowly).
+          for i in $(seq 1 400); do
             [ "$(ls "$STATE_DIR/marks" | grep -c start)" -ge 4 ] &amp;&amp; break
             sleep 0.05
           done
