@@ -86,7 +86,9 @@ assert_eq "SUCCESS" "$(jpy "$(rec $q8)[0]['result']")" "run 8 after a drain"
 start_agent
 q9=$(trigger Provision/dev/DataPipeline/Long n=9 secs=60)
 wait_for 15 "any('run 9 tick 2' in r['log'] for r in $RUNS)" || fail "run 9 did not start"
-kill -TERM "$AGENT_PID"; sleep 0.5; kill -TERM "$AGENT_PID"
+kill -TERM "$AGENT_PID"
+wait_log 30 "stopping: claiming nothing more"   # the first is taken: the second is a second, not one merged with it
+kill -TERM "$AGENT_PID"
 wait_for 20 "len($(rec $q9)) == 1" || { cat "$T/agent.log"; fail "run 9 not recorded after two SIGTERMs"; }
 assert_eq "ABORTED" "$(jpy "$(rec $q9)[0]['result']")" "a run cancelled by the second SIGTERM"
 within 30 gone "$AGENT_PID" || fail "the agent did not exit after the second SIGTERM"
