@@ -13,7 +13,6 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -22,13 +21,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "double.h"
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "sleep.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -44,14 +43,6 @@ static const char external_xml[] =
 
 /* The double of this test binary. */
 static struct test_double jd;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static int group_setup(void **state)
 {

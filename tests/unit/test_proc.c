@@ -24,12 +24,12 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
 #include "error.h"
 #include "proc.h"
+#include "sleep.h"
 #include "timeutil.h"
 #include "tmpdir.h"
 #include "xmalloc.h"
@@ -58,14 +58,6 @@ static void capture_dispose(struct capture *c)
 {
 	free(c->data);
 	memset(c, 0, sizeof(*c));
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* Run argv with the test PATH, capturing output; returns proc_run's code. */
@@ -806,7 +798,7 @@ static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
 
 	/* A registered group with its leader's start time: both members are killed. */
 	pgid = spawn_group();
-	usleep(100000);
+	sleep_ms(100);
 	file = xasprintf("%s/%ld", dir, (long)pgid);
 	cmd = xasprintf("awk '{print $22}' /proc/%ld/stat > %s", (long)pgid, file);
 	assert_int_equal(system(cmd), 0);
@@ -815,14 +807,14 @@ static void test_proc__registry_records_groups_and_kills_leftovers(void **state)
 	assert_int_equal(proc_kill_registered(dir), 2);
 	assert_int_equal(waitpid(pgid, &status, 0), pgid);
 	for (int i = 0; i < 50 && group_alive(pgid); i++)
-		usleep(20000);
+		sleep_ms(20);
 	assert_false(group_alive(pgid));
 	assert_int_equal(access(file, F_OK), -1);
 	free(file);
 
 	/* A group that started before the recorded time is somebody else's reuse: left alone. */
 	young = spawn_group();
-	usleep(100000);
+	sleep_ms(100);
 	file = xasprintf("%s/%ld", dir, (long)young);
 	f = fopen(file, "w");
 	assert_non_null(f);

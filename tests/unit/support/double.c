@@ -1,16 +1,15 @@
 /* double.c - start and stop a test double from a C unit test (see double.h). */
 #include "double.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "sleep.h"
 #include "timeutil.h"
 
 int double_prepare(struct test_double *d, const char *name)
@@ -66,7 +65,7 @@ int double_start(struct test_double *d, const char *script, const char *const *a
 			if (port > 0)
 				break;
 		}
-		nanosleep(&(struct timespec){ 0, 20000000L }, NULL);
+		sleep_ms(20);
 	}
 	if (port <= 0) {
 		fprintf(stderr, "%s did not start within 10 s\n", script);
