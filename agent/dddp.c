@@ -726,9 +726,56 @@ static bool version_at_least(const struct dddp *d, unsigned major, unsigned mino
 	return d->version[2] >= micro;
 }
 
+/* What one exchange was, beyond its code. */
+struct exchange {
+	bool session_gone;      /* the 403 "log in first" page */
+	bool repeatable;        /* DA_ERETRY, and sending it again cannot do anything twice */
+};
+
+/*
+ * One request and its answer: *out gets an OKResult or ListResult (new
+ * reference), d->last the APIError of an ErrorResult. Codes as
+ * dddp__answer_parse, or dddp_perform when no answer came.
+ */
+static int exchange(struct dddp *d, json_t **out, struct exchange *ex, const char *method,
+		    const char *url, const char *what, const char *body)
+{
+	struct transfer t = { d, BUF_INIT_MAX(DDDP_MAX_ANSWER), "", false, false };
+	struct dddp__answer a;
+	long status;
+	bool sent;
+	int rc;
+
+	*out = NULL;
+	ex->session_gone = false;
+	rc = dddp_perform(d, &t, &status, &sent, method, url, body ? body : "{}",
+			  body ? strlen(body) : 2);
+	if (rc == 0) {
+		rc = dddp__answer_parse(&a, status, t.content_type, buf_cstr(&t.body), t.body.len,
+					what);
+		if (a.error.id) {
+			dddp_error_dispose(&d->last);
+			d->last = a.error;
+			memset(&a.error, 0, sizeof(a.error));
+			d->has_last = true;
+		}
+		*out = a.root;
+		a.root = NULL;
+		ex->session_gone = a.session_gone;
+		sent = !a.booting; /* a 502 "booting" page: the engine did nothing */
+		dddp__answer_dispose(&a);
+	}
+	buf_dispose(&t.body);
+	/* Unreachable or booting: again, unless a POST may have reached the engine. */
+	ex->repeatable = rc == DA_ERETRY && (!sent || strcmp(method, "GET") == 0);
+	return rc;
+}
+
 /*
  * One call with the raw body string (the LoginRequest must not pass
- * through jansson, which would keep copies of the password).
+ * through jansson, which would keep copies of the password): log in
+ * first when needed, once more when the session is gone, and repeat
+ * while the engine boots or cannot be reached, up to boot_wait_ms.
  */
 static int dddp_call_raw(struct dddp *d, json_t **out, const char *method, const char *path,
 			 const char *body)
@@ -738,6 +785,7 @@ static int dddp_call_raw(struct dddp *d, json_t **out, const char *method, const
 	uint64_t boot_deadline = time_mono_ms() + d->boot_wait_ms;
 	bool relogged = false;
 	unsigned attempt = 0;
+	struct exchange ex;
 	int rc;
 
 	*out = NULL;
@@ -745,69 +793,35 @@ static int dddp_call_raw(struct dddp *d, json_t **out, const char *method, const
 		goto out;
 	d->has_last = false;
 	for (;;) {
-		struct transfer t = { d, BUF_INIT_MAX(DDDP_MAX_ANSWER), "", false, false };
-		struct dddp__answer a;
-		long status;
-		bool sent;
+		unsigned delay;
 
-		rc = dddp_perform(d, &t, &status, &sent, method, url, body ? body : "{}",
-				  body ? strlen(body) : 2);
-		if (rc == 0) {
-			rc = dddp__answer_parse(&a, status, t.content_type, buf_cstr(&t.body),
-						t.body.len, what);
-			if (a.error.id) {
-				dddp_error_dispose(&d->last);
-				d->last = a.error;
-				memset(&a.error, 0, sizeof(a.error));
-				d->has_last = true;
-			}
-			*out = a.root;
-			a.root = NULL;
-			if (a.session_gone && !d->in_login && !relogged) {
-				/* §4: the session expired; one new session and login, then the call again. */
-				dddp__answer_dispose(&a);
-				buf_dispose(&t.body);
-				dddp_note(d, "the engine's session expired (%s %s): logging in again",
-					  method, path);
-				d->logged_in = false;
-				relogged = true;
-				if ((rc = dddp_login(d)) < 0)
-					goto out;
-				continue;
-			}
-			if (a.session_gone && relogged)
-				error_prefix("after a new login: ");
-			sent = true;
-			if (!a.booting) {
-				dddp__answer_dispose(&a);
-				buf_dispose(&t.body);
+		rc = exchange(d, out, &ex, method, url, what, body);
+		if (ex.session_gone && !d->in_login && !relogged) {
+			/* §4: the session expired; one new session and login, then the call again. */
+			dddp_note(d, "the engine's session expired (%s %s): logging in again", method,
+				  path);
+			d->logged_in = false;
+			relogged = true;
+			if ((rc = dddp_login(d)) < 0)
 				break;
-			}
-			dddp__answer_dispose(&a);
-			sent = false; /* a 502 "booting" page: the engine did nothing */
+			continue;
 		}
-		buf_dispose(&t.body);
-		if (rc != DA_ERETRY)
+		if (ex.session_gone && relogged)
+			error_prefix("after a new login: ");
+		if (!ex.repeatable)
 			break;
-		/* Unreachable or booting: wait, unless a POST may have reached the engine. */
-		if (sent && strcmp(method, "GET") != 0)
+		delay = 250 + http_backoff_ms(attempt++, 500, 8000);
+		if (time_mono_ms() + delay > boot_deadline) {
+			error_prefix("the engine stayed unreachable or booting for %u s: ",
+				     d->boot_wait_ms / 1000);
 			break;
-		{
-			unsigned delay = 250 + http_backoff_ms(attempt++, 500, 8000);
-			uint64_t now = time_mono_ms();
-
-			if (now + delay > boot_deadline) {
-				error_prefix("the engine stayed unreachable or booting for %u s: ",
-					     d->boot_wait_ms / 1000);
-				break;
-			}
-			if (attempt == 1)
-				dddp_note(d, "engine not ready (%s); waiting up to %u s", error_last(),
-					  d->boot_wait_ms / 1000);
-			error_clear();
-			if ((rc = dddp_sleep(d, delay)) < 0)
-				break;
 		}
+		if (attempt == 1)
+			dddp_note(d, "engine not ready (%s); waiting up to %u s", error_last(),
+				  d->boot_wait_ms / 1000);
+		error_clear();
+		if ((rc = dddp_sleep(d, delay)) < 0)
+			break;
 	}
 out:
 	if (rc < 0) {
@@ -1094,36 +1108,30 @@ int dddp_job_wait(struct dddp *d, struct dddp_job *out, const char *job, uint64_
 		/* RUNNING or SUSPENDED: keep waiting, within the deadline. */
 		now = time_mono_ms();
 		if (deadline_ms && now >= deadline_ms) {
-			error_set("%s %s (%s) still %s at %.0f%% when the step's time ran out", out->ref,
-				  out->action_type, out->target_name, out->state, out->percent);
-			cancel_job(d, job);
 			rc = DA_ETIMEOUT;
-			break;
-		}
-		if (fd_readable(d->cancel_fd)) {
-			error_set("%s %s (%s): stopped on request at %.0f%%", out->ref, out->action_type,
-				  out->target_name, out->percent);
-			cancel_job(d, job);
+		} else if (fd_readable(d->cancel_fd)) {
 			rc = DA_ECANCELLED;
-			break;
-		}
-		{
-			unsigned ms = pause;
+		} else {
+			unsigned ms = deadline_ms && now + pause > deadline_ms ?
+				      (unsigned)(deadline_ms - now) : pause;
 
-			if (deadline_ms && now + ms > deadline_ms)
-				ms = (unsigned)(deadline_ms - now);
 			rc = wait_for_change(d, ms);
-			if (rc == DA_ECANCELLED) {
+			/* Never a tight loop, even when the engine has news at every look. */
+			if (rc == 0 && time_mono_ms() - t0 < DDDP_POLL_MIN_MS)
+				rc = dddp_sleep(d, DDDP_POLL_MIN_MS);
+			pause = pause * 2 > d->poll_max_ms ? d->poll_max_ms : pause * 2;
+		}
+		if (rc < 0) {
+			/* Out of time or told to stop: the job must not run on without us. */
+			if (rc == DA_ETIMEOUT)
+				error_set("%s %s (%s) still %s at %.0f%% when the step's time ran out",
+					  out->ref, out->action_type, out->target_name, out->state,
+					  out->percent);
+			else
 				error_set("%s %s (%s): stopped on request at %.0f%%", out->ref,
 					  out->action_type, out->target_name, out->percent);
-				cancel_job(d, job);
-				break;
-			}
-			/* Never a tight loop, even when the engine has news at every look. */
-			if (time_mono_ms() - t0 < DDDP_POLL_MIN_MS &&
-			    (rc = dddp_sleep(d, DDDP_POLL_MIN_MS)) < 0)
-				continue; /* cancel_fd: seen at the top of the next round */
-			pause = pause * 2 > d->poll_max_ms ? d->poll_max_ms : pause * 2;
+			cancel_job(d, job);
+			break;
 		}
 	}
 	free(path);
