@@ -6,9 +6,10 @@
  * nothing like Jenkins. It keeps a session in a cookie that rotates at
  * login, answers errors with HTTP 200 and an ErrorResult body, says
  * "log in again" with a 403 HTML page, and runs every operation as a job
- * that has to be polled. http.c is Jenkins' client (API tokens, no
- * cookies); this one talks to libcurl itself and shares nothing with it
- * but libcurl.
+ * that has to be polled. http.c is Jenkins' client: API tokens, and no
+ * way to send a Cookie header, read Set-Cookie or stop a transfer when
+ * cancel_fd turns readable. So this one drives its own curl handle and
+ * takes only the jittered backoff (http_backoff_ms) from http.c.
  *
  * One struct dddp is one engine session on one curl handle, used by ONE
  * thread at a time: parallel branches each open their own (the workshop's
