@@ -19,6 +19,7 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"
   --users "agent:tok,alice:tok2" > "$T/jd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
+[ -s "$T/port" ] || { cat "$T/jd.log" >&2; echo "bench_idle.sh: the Jenkins double did not start" >&2; exit 1; }
 J="http://127.0.0.1:$(cat "$T/port")"
 # 100 items of a job that is not in the agent's catalog.
 curl -sS -u alice:tok2 -X POST "$J/createItem?name=Foreign" -H 'Content-Type: application/xml' \

@@ -41,6 +41,7 @@ start_sink() {
   "$B/bench/bench_sink" --port-file "$T/sink.port" ${1:+--rate "$1"} > "$SINK_OUT" 2>&1 &
   PIDS+=($!); SINK_PID=$!
   for _ in $(seq 1 100); do [ -s "$T/sink.port" ] && break; sleep 0.05; done
+  [ -s "$T/sink.port" ] || { cat "$SINK_OUT" >&2; echo "bench_log.sh: the sink did not start" >&2; exit 1; }
   SINK_URL="http://127.0.0.1:$(cat "$T/sink.port")"
 }
 stop_sink() { kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true; }
@@ -136,6 +137,7 @@ rm -f "$T/jd.port"
   --users agent:agent-token > "$T/jd.out" 2>&1 &
 PIDS+=($!); JD_PID=$!
 for _ in $(seq 1 100); do [ -s "$T/jd.port" ] && break; sleep 0.05; done
+[ -s "$T/jd.port" ] || { cat "$T/jd.out" >&2; echo "bench_log.sh: the Jenkins double did not start" >&2; exit 1; }
 JURL="http://127.0.0.1:$(cat "$T/jd.port")"
 curl -sS -u agent:agent-token -H 'Content-Type: application/xml' -o /dev/null \
   --data-binary '<com.cloudbees.hudson.plugins.folder.Folder/>' "$JURL/createItem?name=Bench"
