@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     -j) jobs="$2"; shift 2 ;;
     -n) build=0; shift ;;
     --merge) merge=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     *) targets+=("$1"); shift ;;
   esac
