@@ -46,6 +46,16 @@ static void write_file(const char *dir, const char *name, const char *content)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* Load dir, which must load; the test fails with the loader's message if not. */
+static struct catalog *load_ok(const char *dir)
+{
+	struct catalog *cat;
+
+	if (catalog_load(&cat, dir) != 0)
+		fail_msg("%s: %s", dir, error_last());
+	return cat;
+}
+
 /*
  * Load dir, expect DA_EINVALID and a message holding "<file>:<line>:" and
  * the given words.
@@ -121,8 +131,7 @@ static void test_catalog__real_catalog_has_every_operation(void **state)
 	const struct catalog_operation *op;
 
 	(void)state;
-	if (catalog_load(&cat, JOBS) != 0)
-		fail_msg("%s", error_last());
+	cat = load_ok(JOBS);
 	assert_int_equal(count_prefix(cat, "Build/"), 7);
 	assert_int_equal(count_prefix(cat, "Provision/{env}/DataPipeline/"), 9);
 	assert_int_equal(count_prefix(cat, "Deploy/{env}/DataPipeline/"), 14);
@@ -163,8 +172,7 @@ static void test_catalog__data_pipeline_has_six_pods(void **state)
 	const struct catalog_stage *par = NULL;
 
 	(void)state;
-	if (catalog_load(&cat, JOBS) != 0)
-		fail_msg("%s", error_last());
+	cat = load_ok(JOBS);
 	op = must_find(cat, "DataRefresh/DataPipeline");
 	assert_string_equal(op->display_name, "Data Pipeline");
 	assert_null(op->repository);
@@ -230,8 +238,7 @@ static void test_catalog__sequences_in_seed_order(void **state)
 	struct catalog *cat;
 
 	(void)state;
-	if (catalog_load(&cat, JOBS) != 0)
-		fail_msg("%s", error_last());
+	cat = load_ok(JOBS);
 	assert_sequence(cat, "build", "Build/", build);
 	assert_sequence(cat, "provision", "Provision/{env}/DataPipeline/", provision);
 	assert_sequence(cat, "deploy", "Deploy/{env}/DataPipeline/", deploy);
@@ -248,8 +255,7 @@ static void test_catalog__match_concrete_paths(void **state)
 	char *env = NULL;
 
 	(void)state;
-	if (catalog_load(&cat, JOBS) != 0)
-		fail_msg("%s", error_last());
+	cat = load_ok(JOBS);
 	op = catalog_match(cat, "Deploy/dev/DataPipeline/Kafka", &env);
 	assert_null(op); /* Kafka is provisioned; KafkaSetup is the deploy */
 	op = catalog_match(cat, "Provision/dev/DataPipeline/Kafka", &env);
@@ -315,8 +321,7 @@ static void test_catalog__builds_steps_and_branches(void **state)
 	write_file(dir, "seq.xml",
 		   "<sequences><sequence name=\"all\"><op path=\"Build/A\"/><op path=\"Deploy/{env}/M/B\"/></sequence></sequences>\n");
 	write_file(dir, "notes.txt", "not a catalog file");
-	if (catalog_load(&cat, dir) != 0)
-		fail_msg("%s", error_last());
+	cat = load_ok(dir);
 	assert_int_equal(cat->op_count, 2);
 	op = must_find(cat, "Build/A");
 	assert_string_equal(op->name, "A");
@@ -459,8 +464,7 @@ static void test_catalog__dddp_steps(void **state)
 		   "<branch name=\"last\"><step name=\"c\"><dddp action=\"container-refresh\" "
 		   "template=\"T\" container=\"pod9\"/></step></branch>\n"
 		   "</parallel></steps></operation>\n");
-	if (catalog_load(&cat, dir) != 0)
-		fail_msg("%s", error_last());
+	cat = load_ok(dir);
 	op = must_find(cat, "Build/X");
 	d = op->stages[0].step.dddp;
 	assert_non_null(d);
