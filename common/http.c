@@ -50,6 +50,8 @@ struct http_client {
 /* What the curl callbacks of one transfer share. */
 struct http_transfer {
 	struct http_response *rsp;
+	size_t head_max;     /* http_get_head: keep this much, then end; 0: the whole body */
+	bool truncated;      /* ended on purpose at head_max */
 	bool too_big;
 	bool aborted;
 	bool stalled;
@@ -243,6 +245,16 @@ static size_t http_on_body(char *data, size_t size, size_t nmemb, void *userdata
 	struct http_transfer *t = userdata;
 	size_t len = size * nmemb;
 
+	if (t->head_max > 0) {
+		size_t room = t->head_max - t->rsp->body.len;
+
+		if (len > room) {
+			/* Enough: keep what fits and end the transfer (http_perform knows why). */
+			buf_put(&t->rsp->body, data, room);
+			t->truncated = true;
+			return 0;
+		}
+	}
 	if (buf_put(&t->rsp->body, data, len) != 0) {
 		/* Returning short makes curl abort the transfer (CURLE_WRITE_ERROR). */
 		t->too_big = true;
@@ -371,7 +383,9 @@ static int http_perform(struct http_client *c, struct http_transfer *t, long lim
 	 */
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects);
 	r->reconnected = connects > 0 && c->had_connection;
-	if (t->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+	if (t->truncated && cc == CURLE_WRITE_ERROR) {
+		r->truncated = true;
+	} else if (t->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		error_set("%s %s: the answer is larger than the limit of %zu bytes", r->method,
 			  r->url, c->max_response);
 		rc = DA_ETOOBIG;
@@ -442,11 +456,12 @@ static struct curl_slist *http_headers_new(const char *content_type, bool chunke
 	return hdrs;
 }
 
-int http_request(struct http_response *out, struct http_client *c, const char *method,
-		 const char *path_and_query, const char *content_type, const void *body,
-		 size_t body_len)
+/* http_request, and with head_max > 0 http_get_head. */
+static int http_exchange(struct http_response *out, struct http_client *c, const char *method,
+			 const char *path_and_query, const char *content_type, const void *body,
+			 size_t body_len, size_t head_max)
 {
-	struct http_transfer t = { .rsp = out };
+	struct http_transfer t = { .rsp = out, .head_max = head_max };
 	struct curl_slist *hdrs = NULL;
 	CURLcode cc = CURLE_OK;
 	int rc;
@@ -471,6 +486,9 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
 			HTTP_SET(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 	HTTP_SET(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	/* A head is cut by http_on_body: a Content-Length past the cap is no error. */
+	if (head_max > 0)
+		HTTP_SET(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
 	if (cc != CURLE_OK) {
 		error_set("%s %s: setting up the request failed: %s", method, out->url,
 			  curl_easy_strerror(cc));
@@ -481,6 +499,20 @@ int http_request(struct http_response *out, struct http_client *c, const char *m
 out:
 	curl_slist_free_all(hdrs);
 	return rc;
+}
+
+int http_request(struct http_response *out, struct http_client *c, const char *method,
+		 const char *path_and_query, const char *content_type, const void *body,
+		 size_t body_len)
+{
+	return http_exchange(out, c, method, path_and_query, content_type, body, body_len, 0);
+}
+
+int http_get_head(struct http_response *out, struct http_client *c, const char *path_and_query,
+		  size_t head_max)
+{
+	return http_exchange(out, c, "GET", path_and_query, NULL, NULL, 0,
+			     head_max > 0 && head_max < c->max_response ? head_max : c->max_response);
 }
 
 int http_stream_post(struct http_response *out, struct http_client *c, const char *path,

@@ -61,6 +61,8 @@ struct http_response {
 	 * must not count twice (a claim) the answer is then ambiguous.
 	 */
 	bool reconnected;
+	/* http_get_head: the body went on past what was kept. */
+	bool truncated;
 };
 
 /* Create a client; copies every string of opts. DA_EINVALID on a bad URL. */
@@ -80,6 +82,15 @@ const char *http_client_base_url(const struct http_client *c);
 int http_request(struct http_response *out, struct http_client *c, const char *method,
 		 const char *path_and_query, const char *content_type, const void *body,
 		 size_t body_len);
+
+/*
+ * A GET that keeps the first head_max bytes of the body and then ends the
+ * transfer (the connection is closed, not drained): for a log whose start
+ * is all that is wanted, however large it has grown. out->truncated tells
+ * whether there was more. Returns as http_request, never DA_ETOOBIG.
+ */
+int http_get_head(struct http_response *out, struct http_client *c, const char *path_and_query,
+		  size_t head_max);
 
 /*
  * Fills buf with up to len bytes and returns how many (> 0), 0 at the end
