@@ -497,9 +497,17 @@ static void test_dddp__cancel_fd_stops_the_wait(void **state)
 	assert_int_equal(dddp_container_refresh(d, &job, NULL, "Patients", "prep1", false,
 						time_mono_ms() + 20000), DA_ECANCELLED);
 	assert_true(time_mono_ms() - t0 < 10000);
+	assert_non_null(strstr(error_last(), "stopped on request"));
 	dddp_job_dispose(&job);
 	dddp_free(d);
 	close(fd);
+	/* the engine cancelled the 30 s job: prep1 is free at once for another client */
+	control("faults", "{}");
+	d = client(PASSWORD, -1);
+	assert_int_equal(dddp_container_refresh(d, &job, NULL, "Patients", "prep1", false,
+						time_mono_ms() + 10000), 0);
+	dddp_job_dispose(&job);
+	dddp_free(d);
 }
 
 static void test_dddp__busy_target_waits_with_a_bound(void **state)
