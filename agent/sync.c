@@ -134,7 +134,7 @@ static char *sync_trigger_description(const struct sync_job_spec *spec)
 {
 	const struct catalog_operation *op = spec->op;
 	struct buf b = BUF_INIT_MAX(SYNC_XML_MAX);
-	char *runs = xasprintf("%s-runs", op->name);
+	char *runs = jobpath_runs_job(op->name);
 	char *href = sync_sibling_href(runs);
 
 	if (op->function && op->function[0])
@@ -863,7 +863,7 @@ static void sync_plan(struct sync *s)
 			char *path = sync_path(cfg, &cat->ops[i], e);
 
 			sync_add(s, SYNC_TRIGGER, path, &cat->ops[i]);
-			sync_add(s, SYNC_RUNS, xasprintf("%s-runs", path), &cat->ops[i]);
+			sync_add(s, SYNC_RUNS, jobpath_runs_job(path), &cat->ops[i]);
 		}
 	}
 	if (unserved)
