@@ -33,6 +33,12 @@
 
 /* ---- parsing, no network ------------------------------------------------ */
 
+/* An ErrorResult with all five APIError keys (§1.2); details, action and output are JSON. */
+#define ERROR_RESULT(details, action, id, output)                                                 \
+	"{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","        \
+	"\"details\":" details ",\"action\":" action ",\"id\":\"" id "\",\"commandOutput\":" output \
+	",\"diagnoses\":[]}}"
+
 static int parse(struct dddp__answer *a, long status, const char *ctype, const char *body)
 {
 	return dddp__answer_parse(a, status, ctype, body, strlen(body), WHAT);
@@ -62,9 +68,8 @@ static void test_dddp__error_result_with_http_200(void **state)
 	(void)state;
 	/* §1.3: business errors come with HTTP 200 */
 	assert_int_equal(parse(&a, 200, "application/json",
-			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
-			       "\"details\":\"Job failed.\",\"action\":\"Fix it.\",\"id\":\"exception.x.y\","
-			       "\"commandOutput\":\"line1\\nline2\",\"diagnoses\":[]}}"), DA_ERROR);
+			       ERROR_RESULT("\"Job failed.\"", "\"Fix it.\"", "exception.x.y",
+					    "\"line1\\nline2\"")), DA_ERROR);
 	assert_null(a.root);
 	assert_string_equal(a.error.id, "exception.x.y");
 	assert_string_equal(a.error.details, "Job failed.");
@@ -81,10 +86,8 @@ static void test_dddp__error_details_as_field_map(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&a, 200, "application/json",
-			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
-			       "\"details\":{\"name\":{\"type\":\"APIError\",\"details\":\"required\"}},"
-			       "\"action\":null,\"id\":\"exception.validation\",\"commandOutput\":null,"
-			       "\"diagnoses\":[]}}"), DA_ERROR);
+			       ERROR_RESULT("{\"name\":{\"type\":\"APIError\",\"details\":\"required\"}}",
+					    "null", "exception.validation", "null")), DA_ERROR);
 	assert_non_null(strstr(a.error.details, "\"name\""));
 	assert_non_null(strstr(error_last(), "required"));
 	assert_string_equal(a.error.action, "");
@@ -97,10 +100,8 @@ static void test_dddp__status_mapping(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&a, 401, "application/json",
-			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
-			       "\"details\":\"Invalid username or password.\",\"action\":\"Try again.\","
-			       "\"id\":\"exception.webservices.login.failed\",\"commandOutput\":null,"
-			       "\"diagnoses\":[]}}"), DA_EAUTH);
+			       ERROR_RESULT("\"Invalid username or password.\"", "\"Try again.\"",
+					    "exception.webservices.login.failed", "null")), DA_EAUTH);
 	assert_false(a.session_gone);
 	assert_non_null(strstr(error_last(), "HTTP 401"));
 	dddp__answer_dispose(&a);
@@ -120,9 +121,8 @@ static void test_dddp__status_mapping(void **state)
 	dddp__answer_dispose(&a);
 
 	assert_int_equal(parse(&a, 404, "application/json",
-			       "{\"type\":\"ErrorResult\",\"status\":\"ERROR\",\"error\":{\"type\":\"APIError\","
-			       "\"details\":\"gone\",\"action\":null,\"id\":\"exception.executor.object.missing\","
-			       "\"commandOutput\":null,\"diagnoses\":[]}}"), DA_ENOTFOUND);
+			       ERROR_RESULT("\"gone\"", "null", "exception.executor.object.missing",
+					    "null")), DA_ENOTFOUND);
 	dddp__answer_dispose(&a);
 
 	/* not the engine: a proxy's page, broken JSON, a missing or wrong status */
