@@ -93,7 +93,8 @@ class Job:
                        "actionType": action_type, "title": action_type, "details": details,
                        "state": "EXECUTING", "startTime": iso(self.start), "endTime": None,
                        "user": user, "userAgent": "dataops-double-client", "originIp": "127.0.0.1",
-                       "parentAction": None, "workSource": "WEBSERVICE", "workSourceName": "delphix_admin",
+                       "parentAction": None, "workSource": "WEBSERVICE",
+                       "workSourceName": eng.objects[user]["name"],
                        "report": None, "failureDescription": None, "failureAction": None,
                        "failureMessageCode": None}
         self.event("INFO", None, 0.0, "event.job.started",
@@ -913,12 +914,14 @@ class Handler(BaseHTTPRequestHandler):
             b = self.get_obj(eng, seg[1], "JSBookmark")
             if seg[2] in ("share", "unshare"):   # §2.13: synchronous, an action already COMPLETED
                 b["shared"] = seg[2] == "share"
-                a = eng.new_ref("ACTION")
+                a, kind = eng.new_ref("ACTION"), "JETSTREAM_USER_BOOKMARK_" + seg[2].upper()   # [I]
                 eng.actions[a] = {"type": "Action", "reference": a, "namespace": None,
-                                  "actionType": "JETSTREAM_USER_BOOKMARK_" + seg[2].upper(), "title": "",
-                                  "details": "", "state": "COMPLETED", "startTime": iso(), "endTime": iso(),
+                                  "actionType": kind, "title": kind,   # §2.8: recorded titles are the type
+                                  "details": "%s bookmark \"%s\"." % (seg[2].capitalize(), b["name"]),
+                                  "state": "COMPLETED", "startTime": iso(), "endTime": iso(),
                                   "user": s.user, "userAgent": "", "originIp": "127.0.0.1", "parentAction": None,
-                                  "workSource": "WEBSERVICE", "workSourceName": "", "report": None,
+                                  "workSource": "WEBSERVICE", "workSourceName": eng.objects[s.user]["name"],
+                                  "report": None,
                                   "failureDescription": None, "failureAction": None, "failureMessageCode": None}
                 return 200, ok(None, None, a), []
             if seg[2] == "delete":

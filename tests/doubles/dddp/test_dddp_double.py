@@ -315,6 +315,14 @@ def test_container_refresh_failing_pod_and_bookmark(d):
     assert bm["bookmarkType"] == "DATA_CONTAINER" and bm["containerName"] == "prep1"
     listed = c.call("GET", "selfservice/bookmark?container=" + after["reference"])["result"]
     assert [x["name"] for x in listed] == ["prep1 now"]
+    # §2.13: share is synchronous, its action already COMPLETED; §2.8: the title is the actionType
+    sh = c.call("POST", "selfservice/bookmark/%s/unshare" % b["result"], b"")
+    assert sh["type"] == "OKResult" and sh["job"] is None
+    act = c.call("GET", "action/" + sh["action"])["result"]
+    assert act["state"] == "COMPLETED" and act["title"] == act["actionType"]
+    assert act["workSourceName"] == "delphix_admin"
+    assert c.call("GET", "selfservice/bookmark/" + b["result"])["result"]["shared"] is False
+    assert c.call("GET", "action/" + b["action"])["result"]["workSourceName"] == "delphix_admin"
 
 
 def test_running_job_conflict_and_busy_list(d):
