@@ -631,8 +631,15 @@ static void test_proc__works_without_pidfd(void **state)
 	assert_int_equal(r.signal, SIGTERM);
 	assert_true(r.elapsed_ms < 3000);
 	check_leftover_is_ended("sleep 20 & echo $!", 0);
-	proc__no_pidfd = false;
 	capture_dispose(&c);
+}
+
+/* Back to pidfd for the tests after, even when an assertion above ended the test early. */
+static int pidfd_back_on(void **state)
+{
+	(void)state;
+	proc__no_pidfd = false;
+	return 0;
 }
 
 static void test_proc__no_fd_leak(void **state)
@@ -1069,7 +1076,7 @@ int main(void)
 		cmocka_unit_test(test_proc__final_kill_ends_detached_members),
 		cmocka_unit_test(test_proc__gives_up_on_escaped_holder),
 		cmocka_unit_test(test_proc__cancel_via_eventfd),
-		cmocka_unit_test(test_proc__works_without_pidfd),
+		cmocka_unit_test_teardown(test_proc__works_without_pidfd, pidfd_back_on),
 		cmocka_unit_test(test_proc__registry_records_groups_and_kills_leftovers),
 		cmocka_unit_test(test_proc__sweep_ends_escaped_orphans),
 		cmocka_unit_test(test_proc__no_fd_leak),
