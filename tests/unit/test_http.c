@@ -307,6 +307,46 @@ static void test_http__answer_past_cap_is_etoobig(void **state)
 	http_client_free(c);
 }
 
+/* A head of an answer: its first bytes, the rest cut off without an error, even past the cap. */
+static void test_http__get_head_keeps_the_start(void **state)
+{
+	struct http_client *whole = NULL, *small = NULL;
+	struct http_response full, r;
+
+	(void)state;
+	need_double();
+	whole = client_new("alice", ALICE_TOKEN, 0);
+	small = client_new("alice", ALICE_TOKEN, 64);
+	assert_int_equal(http_request(&full, whole, "GET", "/api/json", NULL, NULL, 0), 0);
+	assert_true(full.body.len > 64);
+
+	/* 16 of its bytes: the same 16 it starts with, and it says there was more. */
+	assert_int_equal(http_get_head(&r, small, "/api/json", 16), 0);
+	assert_int_equal(r.status, 200);
+	assert_true(r.truncated);
+	assert_int_equal(r.body.len, 16);
+	assert_memory_equal(r.body.ptr, full.body.ptr, 16);
+	http_response_dispose(&r);
+	/* No head_max: the client's cap is the head, and not an error as for http_request. */
+	assert_int_equal(http_get_head(&r, small, "/api/json", 0), 0);
+	assert_true(r.truncated);
+	assert_int_equal(r.body.len, 64);
+	http_response_dispose(&r);
+	/* A head larger than the answer is the whole answer. */
+	assert_int_equal(http_get_head(&r, whole, "/api/json", 1 << 20), 0);
+	assert_false(r.truncated);
+	assert_int_equal(r.body.len, full.body.len);
+	assert_memory_equal(r.body.ptr, full.body.ptr, full.body.len);
+	http_response_dispose(&r);
+	/* The handle a cut transfer used serves the next request. */
+	assert_int_equal(http_request(&r, small, "GET", "/_double/faults", NULL, NULL, 0), 0);
+	assert_int_equal(r.status, 200);
+	http_response_dispose(&r);
+	http_response_dispose(&full);
+	http_client_free(small);
+	http_client_free(whole);
+}
+
 static void test_http__slow_answer_is_etimeout(void **state)
 {
 	struct http_client_opts o = alice_at(jd.url);
@@ -685,6 +725,7 @@ int main(void)
 		cmocka_unit_test(test_http__missing_item_is_enotfound),
 		cmocka_unit_test(test_http__status_503_is_eretry),
 		cmocka_unit_test(test_http__answer_past_cap_is_etoobig),
+		cmocka_unit_test(test_http__get_head_keeps_the_start),
 		cmocka_unit_test(test_http__slow_answer_is_etimeout),
 		cmocka_unit_test(test_http__connection_refused_is_eretry),
 		cmocka_unit_test(test_http__client_refuses_bad_urls),
