@@ -479,6 +479,35 @@ static void test_dddp__deadline_cancels_the_job(void **state)
 	dddp_free(d);
 }
 
+static void test_dddp__suspended_job_is_waited_for_within_the_deadline(void **state)
+{
+	struct dddp *d;
+	struct dddp_job job;
+	json_t *ans = NULL;
+	char path[96];
+
+	(void)state;
+	NEED_DOUBLE();
+	control("faults", "{\"suspend\": {\"Patients Prod\": 0.5, \"prep2\": 30}}");
+	d = client(PASSWORD, -1);
+	/* §4: SUSPENDED (parentActionState WAITING) is not an end: the job runs on and completes */
+	assert_int_equal(dddp_sync(d, &job, "Patients Prod", time_mono_ms() + 10000), 0);
+	assert_string_equal(job.state, "COMPLETED");
+	dddp_job_dispose(&job);
+	/* ... but only within the step's deadline, after which the job is cancelled */
+	assert_int_equal(dddp_container_refresh(d, &job, NULL, "Patients", "prep2", false,
+						time_mono_ms() + 800), DA_ETIMEOUT);
+	assert_non_null(strstr(error_last(), "still SUSPENDED"));
+	assert_string_equal(job.parent_state, "WAITING");
+	snprintf(path, sizeof(path), "job/%s", job.ref);
+	assert_int_equal(dddp_call(d, &ans, "GET", path, NULL), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(ans, "result"),
+							      "jobState")), "CANCELED");
+	json_decref(ans);
+	dddp_job_dispose(&job);
+	dddp_free(d);
+}
+
 static void test_dddp__cancel_fd_stops_the_wait(void **state)
 {
 	struct dddp *d;
@@ -605,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_dddp__progress_tells_each_event_once),
 		cmocka_unit_test(test_dddp__failed_job_carries_the_engine_error),
 		cmocka_unit_test(test_dddp__deadline_cancels_the_job),
+		cmocka_unit_test(test_dddp__suspended_job_is_waited_for_within_the_deadline),
 		cmocka_unit_test(test_dddp__cancel_fd_stops_the_wait),
 		cmocka_unit_test(test_dddp__busy_target_waits_with_a_bound),
 		cmocka_unit_test(test_dddp__booting_engine_waits_with_a_bound),

@@ -82,6 +82,7 @@ class Job:
         self.held = 0.0                    # seconds spent held or queued (they do not count)
         self.end_time = None
         self.next_phase = 0
+        self.suspended_at, self.resumed = None, False
         self.data = {"type": "Job", "reference": self.ref, "namespace": None, "name": None,
                      "actionType": action_type, "title": title, "target": target,
                      "targetObjectType": obj["type"], "targetName": eng.target_name(target),
@@ -392,7 +393,7 @@ class Engine:
             now = time.time()
             with self.lock:
                 for job in list(self.running):
-                    if self.held(job) or self.queued(job):
+                    if self.held(job) or self.queued(job) or self.suspended(job, now):
                         job.held += now - last
                         continue
                     self.advance(job, now)
@@ -408,6 +409,30 @@ class Engine:
         job.action["state"] = "EXECUTING"
         self.notify(job.ref, "Job")
         return False
+
+    def suspended(self, job, now):
+        """The suspend fault: a job on that target is SUSPENDED (action WAITING, §2.7) for that long."""
+        if job.resumed:
+            return False
+        secs = self.faults.get("suspend", {}).get(self.objects[job.target].get("name"))
+        if job.suspended_at is None:
+            if secs is None:
+                return False
+            job.suspended_at = now
+            self.set_state(job, "SUSPENDED", "WAITING", "suspended")
+            return True
+        if secs is not None and now - job.suspended_at < float(secs):
+            return True                    # (cleared faults resume it at once)
+        job.resumed = True
+        self.set_state(job, "RUNNING", "EXECUTING", "resumed")
+        return False
+
+    def set_state(self, job, state, action_state, verb):
+        job.data.update({"jobState": state, "parentActionState": action_state})
+        job.action["state"] = action_state
+        job.event("INFO", state, job.data["percentComplete"], "event.job." + verb,
+                  "%s job for \"%s\" was %s." % (job.data["actionType"], job.data["targetName"], verb))
+        self.notify(job.ref, "Job")
 
     def advance(self, job, now):
         d = job.data
@@ -441,7 +466,7 @@ class Engine:
             self.notify(job.ref, "Job")
 
     def cancel(self, job, reason="Canceled by the user."):
-        if job.data["jobState"] != "RUNNING":
+        if job.data["jobState"] not in ("RUNNING", "SUSPENDED"):
             return False
         job.data["cancelReason"] = reason
         job.event("INFO", "CANCELED", job.data["percentComplete"], "event.job.canceled",

@@ -95,7 +95,7 @@ class Client:
         while time.time() < deadline:
             j = self.call("GET", "job/" + job)["result"]
             seen.append((j["jobState"], j["parentActionState"], j["percentComplete"]))
-            if j["jobState"] != "RUNNING":
+            if j["parentActionState"] not in ("EXECUTING", "WAITING"):   # as delphixpy waits (§2.7)
                 return j, seen
             time.sleep(0.05)
         raise AssertionError("job %s still running" % job)
@@ -388,6 +388,28 @@ def test_cancel_and_slow_job(d):
     c.call("POST", "job/%s/cancel" % j, {})
     job = c.call("GET", "job/" + j)["result"]
     assert job["jobState"] == "CANCELED" and job["parentActionState"] == "CANCELED"
+
+
+def test_suspended_job_waits_then_runs_on_or_is_cancelled(d):
+    c = logged_in(d)
+    d.control("faults", suspend={"Patients Prod": 0.5, "prep1": 30})
+    prod = c.ref("database", "Patients Prod")
+    r = c.call("POST", "database/%s/sync" % prod["reference"], {})
+    job, seen = c.wait(r["job"])
+    # §2.7: SUSPENDED -> parentActionState WAITING; then RUNNING again, and it ends
+    assert ("SUSPENDED", "WAITING") in [st[:2] for st in seen], seen
+    assert job["jobState"] == "COMPLETED" and job["percentComplete"] == 100.0
+    codes = [e["messageCode"] for e in job["events"]]
+    assert codes.index("event.job.suspended") < codes.index("event.job.resumed") < codes.index("event.job.completed")
+    p1 = c.ref("selfservice/container", "prep1")
+    j = c.call("POST", "selfservice/container/%s/refresh" % p1["reference"], {})["job"]
+    time.sleep(0.2)
+    st = c.call("GET", "job/" + j)["result"]
+    assert (st["jobState"], st["parentActionState"]) == ("SUSPENDED", "WAITING")
+    assert c.call("GET", "job?jobState=RUNNING&target=" + p1["reference"])["result"] == []
+    c.call("POST", "job/%s/cancel" % j, {})
+    st = c.call("GET", "job/" + j)["result"]
+    assert (st["jobState"], st["parentActionState"]) == ("CANCELED", "CANCELED")
 
 
 def test_container_create_and_recover_rules(d):
