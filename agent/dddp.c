@@ -611,10 +611,16 @@ int dddp_new(struct dddp **out, const struct dddp_opts *opts)
 	size_t n;
 
 	*out = NULL;
+	if (u && strchr(u, '@')) {
+		/* Not echoed: what comes before the '@' may be a password. */
+		error_set("[dddp] url must not carry credentials (user:password@host): set [dddp] user "
+			  "and password_file instead");
+		return DA_EINVALID;
+	}
 	if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
-	    strchr(u, '@') || strpbrk(u, " \t\r\n?#")) {
-		error_set("[dddp] url '%s' is not an http:// or https:// URL without credentials",
-			  u ? u : "");
+	    strpbrk(u, " \t\r\n?#")) {
+		error_set("[dddp] url '%s' is not an http:// or https:// URL without a query or "
+			  "fragment", u ? u : "");
 		return DA_EINVALID;
 	}
 	if (!opts->user || !*opts->user || !opts->password || !*opts->password) {
@@ -988,6 +994,8 @@ static void cancel_job(struct dddp *d, const char *job)
 
 	if (dddp_call(d, &ans, "POST", path, body) == 0)
 		dddp_note(d, "cancelled %s on the engine", job);
+	else /* say so: the job may still be running there */
+		dddp_note(d, "could not cancel %s on the engine %s: %s", job, d->base, error_last());
 	json_decref(ans);
 	json_decref(body);
 	error_set("%s", keep);

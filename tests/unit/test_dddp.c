@@ -216,9 +216,11 @@ static void test_dddp__new_refuses_bad_input_without_echoing_the_password(void *
 	o.password = PASSWORD;
 	assert_int_equal(dddp_new(&d, &o), DA_EINVALID);
 	assert_null(d);
+	assert_null(strstr(error_last(), PASSWORD));
+	assert_non_null(strstr(error_last(), "must not carry credentials"));
 	o.url = "ftp://engine";
 	assert_int_equal(dddp_new(&d, &o), DA_EINVALID);
-	assert_null(strstr(error_last(), PASSWORD));
+	assert_non_null(strstr(error_last(), "'ftp://engine' is not an http:// or https:// URL"));
 	o.url = "https://engine";
 	o.password = "";
 	assert_int_equal(dddp_new(&d, &o), DA_EINVALID);
