@@ -510,6 +510,39 @@ static void test_dddp__suspended_job_is_waited_for_within_the_deadline(void **st
 	dddp_free(d);
 }
 
+static void test_dddp__offline_or_inconsistent_pod_is_brought_online_first(void **state)
+{
+	static const char *const pods[] = { "prep3", "prep4" };
+	struct dddp_bookmark_opts bo = { "Patients", "prep3", "after enable", NULL, true };
+	struct dddp *d;
+	struct dddp_job job;
+	json_t *obj = NULL;
+	char *ref = NULL;
+
+	(void)state;
+	NEED_DOUBLE();
+	control("set", "{\"name\": \"prep3\", \"values\": {\"state\": \"OFFLINE\"}}");
+	control("set", "{\"name\": \"prep4\", \"values\": {\"state\": \"INCONSISTENT\"}}");
+	d = client(PASSWORD, -1);
+	notes = 0;
+	/* §3.3: OFFLINE is enabled, INCONSISTENT recovered, before the bookmark or the refresh */
+	assert_int_equal(dddp_bookmark(d, &job, &ref, &bo, time_mono_ms() + 10000), 0);
+	assert_non_null(ref);
+	free(ref);
+	dddp_job_dispose(&job);
+	assert_int_equal(dddp_container_refresh(d, &job, NULL, "Patients", "prep4", false,
+						time_mono_ms() + 10000), 0);
+	assert_string_equal(job.action_type, "JETSTREAM_USER_CONTAINER_REFRESH");
+	dddp_job_dispose(&job);
+	assert_int_equal(notes, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(dddp_find(d, &obj, "selfservice/container", "data container", pods[i]), 0);
+		assert_string_equal(json_string_value(json_object_get(obj, "state")), "ONLINE");
+		json_decref(obj);
+	}
+	dddp_free(d);
+}
+
 static void test_dddp__cancel_fd_stops_the_wait(void **state)
 {
 	struct dddp *d;
@@ -637,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_dddp__failed_job_carries_the_engine_error),
 		cmocka_unit_test(test_dddp__deadline_cancels_the_job),
 		cmocka_unit_test(test_dddp__suspended_job_is_waited_for_within_the_deadline),
+		cmocka_unit_test(test_dddp__offline_or_inconsistent_pod_is_brought_online_first),
 		cmocka_unit_test(test_dddp__cancel_fd_stops_the_wait),
 		cmocka_unit_test(test_dddp__busy_target_waits_with_a_bound),
 		cmocka_unit_test(test_dddp__booting_engine_waits_with_a_bound),
