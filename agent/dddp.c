@@ -76,8 +76,7 @@ struct dddp {
 	char version_str[32];
 	char user_ref[64];      /* "USER-2" */
 	char channel[32];       /* our notification channel */
-	struct dddp_error last;
-	bool has_last;
+	struct dddp_error last; /* of the last call; id NULL when it had none */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -720,7 +719,7 @@ const char *dddp_namespace(const struct dddp *d)
 
 const struct dddp_error *dddp_last_error(const struct dddp *d)
 {
-	return d->has_last ? &d->last : NULL;
+	return d->last.id ? &d->last : NULL;
 }
 
 static bool version_at_least(const struct dddp *d, unsigned major, unsigned minor, unsigned micro)
@@ -763,7 +762,6 @@ static int exchange(struct dddp *d, json_t **out, struct exchange *ex, const cha
 			dddp_error_dispose(&d->last);
 			d->last = a.error;
 			memset(&a.error, 0, sizeof(a.error));
-			d->has_last = true;
 		}
 		*out = a.root;
 		a.root = NULL;
@@ -797,7 +795,7 @@ static int dddp_call_raw(struct dddp *d, json_t **out, const char *method, const
 	*out = NULL;
 	if (!d->logged_in && !d->in_login && (rc = dddp_login(d)) < 0)
 		goto out;
-	d->has_last = false;
+	dddp_error_dispose(&d->last);
 	for (;;) {
 		unsigned delay;
 
@@ -868,7 +866,7 @@ static int open_session(struct dddp *d)
 	rc = dddp_call(d, &ans, "POST", "session", body);
 	json_decref(body);
 	json_decref(ans);
-	if (rc == DA_ERROR && d->has_last &&
+	if (rc == DA_ERROR && d->last.id &&
 	    strcmp(d->last.id, "exception.webservices.session.invalid.version") == 0)
 		return DA_EINVALID;
 	return rc;
