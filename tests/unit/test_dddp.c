@@ -302,6 +302,21 @@ static void count_note(const char *msg, void *payload)
 	notes++;
 }
 
+/* Every client below records the percentage of each job event it is told. */
+static double seen_pct[32];
+static size_t seen_events;
+
+static void record_event(const struct dddp_job *job, double percent, const char *message,
+			 void *payload)
+{
+	(void)job;
+	(void)payload;
+	if (*message && seen_events < sizeof(seen_pct) / sizeof(seen_pct[0]))
+		seen_pct[seen_events] = percent;
+	if (*message)
+		seen_events++;
+}
+
 static struct dddp *client(const char *password, int cancel_fd)
 {
 	struct dddp_opts o = DDDP_OPTS_INIT;
@@ -315,6 +330,7 @@ static struct dddp *client(const char *password, int cancel_fd)
 	o.busy_wait_ms = 1500;
 	o.poll_max_ms = 300;
 	o.note = count_note;
+	o.progress = record_event;
 	assert_int_equal(dddp_new(&d, &o), 0);
 	return d;
 }
@@ -396,36 +412,16 @@ static void test_dddp__sync_waits_for_the_job(void **state)
 	dddp_free(d);
 }
 
-static double seen_pct[32];
-static size_t seen_events;
-
-static void record_event(const struct dddp_job *job, double percent, const char *message,
-			 void *payload)
-{
-	(void)job;
-	(void)payload;
-	if (*message && seen_events < sizeof(seen_pct) / sizeof(seen_pct[0]))
-		seen_pct[seen_events] = percent;
-	if (*message)
-		seen_events++;
-}
-
 static void test_dddp__progress_tells_each_event_once(void **state)
 {
-	struct dddp_opts o = DDDP_OPTS_INIT;
-	struct dddp *d = NULL;
+	struct dddp *d;
 	struct dddp_job job;
 	/* the double's job: started at 0 %, four steps (--job-steps 5), completed at 100 % */
 	static const double want[] = { 0, 20, 40, 60, 80, 100 };
 
 	(void)state;
 	NEED_DOUBLE();
-	o.url = dd.url;
-	o.user = "delphix_admin";
-	o.password = PASSWORD;
-	o.poll_max_ms = 100;
-	o.progress = record_event;
-	assert_int_equal(dddp_new(&d, &o), 0);
+	d = client(PASSWORD, -1);
 	seen_events = 0;
 	assert_int_equal(dddp_sync(d, &job, "Patients Prod", time_mono_ms() + 10000), 0);
 	assert_int_equal(seen_events, sizeof(want) / sizeof(want[0]));
