@@ -103,8 +103,13 @@ int http_client_new(struct http_client **out, const struct http_client_opts *opt
 
 	*out = NULL;
 	if (opts->base_url == NULL || !http_url_is_valid(opts->base_url)) {
-		error_set("Jenkins URL '%s' is not an http:// or https:// URL without credentials",
-			  opts->base_url ? opts->base_url : "");
+		/* Not echoed when it has an '@': what comes before it may be the token. */
+		if (opts->base_url != NULL && strchr(opts->base_url, '@') != NULL)
+			error_set("a Jenkins URL must not carry credentials (user:token@host): the "
+				  "user and the token_file are set apart");
+		else
+			error_set("Jenkins URL '%s' is not an http:// or https:// URL",
+				  opts->base_url ? opts->base_url : "");
 		rc = DA_EINVALID;
 		goto out;
 	}
