@@ -55,7 +55,6 @@ struct dddp {
 	char *user;
 	char *password;
 	char *ca_file;
-	bool insecure;
 	long connect_timeout_ms;
 	long timeout_ms;
 	unsigned boot_wait_ms;
@@ -509,8 +508,8 @@ static int dddp_perform(struct dddp *d, struct transfer *t, long *status, bool *
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_SSL_VERIFYPEER, d->insecure ? 0L : 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, d->insecure ? 0L : 2L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (d->ca_file)
 		SET(CURLOPT_CAINFO, d->ca_file);
 	SET(CURLOPT_USERAGENT, "dataops-agent/" DA_VERSION);
@@ -651,7 +650,6 @@ int dddp_new(struct dddp **out, const struct dddp_opts *opts)
 	d->user = xstrdup(opts->user);
 	d->password = xstrdup(opts->password);
 	d->ca_file = opts->ca_file ? xstrdup(opts->ca_file) : NULL;
-	d->insecure = opts->insecure;
 	d->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms :
 				DDDP_DEFAULT_CONNECT_MS;
 	d->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DDDP_DEFAULT_TIMEOUT_MS;

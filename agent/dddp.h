@@ -84,7 +84,6 @@ struct dddp_opts {
 	const char *user;
 	const char *password;      /* secret; copied, wiped on free */
 	const char *ca_file;       /* CA bundle; NULL for the system store */
-	bool insecure;             /* do not verify TLS (engines with self-signed certificates) */
 	long connect_timeout_ms;   /* 0: 10 s */
 	long timeout_ms;           /* one request; 0: 60 s */
 	unsigned boot_wait_ms;     /* an engine booting or unreachable is waited for this long; 0: 120 s */
@@ -96,7 +95,7 @@ struct dddp_opts {
 	void *payload;
 };
 
-#define DDDP_OPTS_INIT { NULL, NULL, NULL, NULL, false, 0, 0, 0, 0, 0, -1, NULL, NULL, NULL }
+#define DDDP_OPTS_INIT { NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, -1, NULL, NULL, NULL }
 
 /* Make a client; no network yet. DA_EINVALID on a bad URL or a missing user or password. */
 int dddp_new(struct dddp **out, const struct dddp_opts *opts);
